@@ -1,0 +1,240 @@
+"""Build or update an index folder from documents, re-embedding only what changed."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.chunking import Chunker, ChunkerSettings
+from index.documents import DEFAULT_MAX_FILE_BYTES, iter_files, load_file, relative_id
+from index.embedding import EmbeddingCache, Embedder, embed_with_cache, get_embedder
+from index.lexical import LEXICAL_SETTINGS
+from index.store import FAISS_KINDS, FORMAT_VERSION, IndexMismatch, StoreError, read_manifest, write_version
+from index.types import Chunk, Document, IndexReport, SkippedFile
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class _Plan:
+    chunks: list[Chunk] = field(default_factory=list)
+    files: dict[str, Any] = field(default_factory=dict)
+    documents: dict[str, Any] = field(default_factory=dict)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+
+@contextmanager
+def _locked(index_dir: Path) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"Another indexing run is writing to {index_dir}; wait for it to finish.") from None
+        yield
+
+
+def _fingerprint(doc: Document) -> str:
+    return hashlib.sha256(f"{doc.title}\x00{doc.text}".encode()).hexdigest()
+
+
+def _previous_chunks(index_dir: Path) -> dict[str, list[Chunk]]:
+    from index.store import current_version
+
+    version = current_version(index_dir)
+    by_doc: dict[str, list[Chunk]] = {}
+    if version is None:
+        return by_doc
+    with open(version / "chunks.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            chunk = Chunk(**json.loads(line))
+            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    return by_doc
+
+
+def build_index(
+    source: str | Path,
+    index_dir: str | Path,
+    *,
+    embedder: Embedder | str | None = None,
+    settings: ChunkerSettings | None = None,
+    faiss_kind: str = "flat",
+    rebuild: bool = False,
+    replace: bool = False,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Mirror `source` (a folder or one file) into `index_dir`, incrementally.
+
+    Unchanged documents keep their chunks; only new text is embedded (cache by model
+    and text hash). The new version becomes visible only once completely written.
+    """
+    started = time.perf_counter()
+    src, out = Path(source).resolve(), Path(index_dir)
+    if not src.exists():
+        raise FileNotFoundError(f"Nothing to index at {src}: give an existing folder or file.")
+    if faiss_kind not in FAISS_KINDS:
+        raise ValueError(f"faiss_kind='{faiss_kind}' is not one of: {', '.join(FAISS_KINDS)}")
+    t0 = time.perf_counter()
+    emb = get_embedder(embedder) if isinstance(embedder, str) or embedder is None else embedder
+    settings = settings or ChunkerSettings()
+    stages: dict[str, float] = {"model": time.perf_counter() - t0}
+    with _locked(out):
+        old = None if rebuild else read_manifest(out)
+        reason = _reuse_blocker(old, emb, settings, src, out, replace)
+        previous = _previous_chunks(out) if old and not reason else {}
+        chunker = Chunker(settings, limit_counter=emb.count_tokens, limit=emb.max_tokens)
+        plan = _plan(src, old if not reason else None, previous, chunker, max_file_bytes, stages, progress)
+        removed = sorted(set(old["documents"]) - set(plan.documents)) if old and not reason else []
+        t0 = time.perf_counter()
+        cache = EmbeddingCache(out / "embeddings-cache" / "cache.sqlite")
+        try:
+            done = [0]
+            total = len(plan.chunks)
+
+            def tick(n: int) -> None:
+                done[0] += n
+                if progress:
+                    progress("embed", done[0], total)
+
+            vectors, embedded = embed_with_cache(emb, [c.indexed_text for c in plan.chunks], cache, progress=tick)
+        finally:
+            cache.close()
+        stages["embed"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        manifest = _manifest(emb, settings, faiss_kind, src, plan)
+        version = write_version(out, plan.chunks, vectors, manifest, faiss_kind)
+        stages["write"] = time.perf_counter() - t0
+    return IndexReport(
+        index_dir=str(out),
+        version=version,
+        documents=len(plan.documents),
+        chunks=len(plan.chunks),
+        added=tuple(plan.added),
+        updated=tuple(plan.updated),
+        removed=tuple(removed),
+        unchanged=plan.unchanged,
+        skipped=tuple(plan.skipped),
+        embedded_chunks=embedded,
+        cached_chunks=len(plan.chunks) - embedded,
+        seconds=time.perf_counter() - started,
+        stage_seconds=stages,
+        full_rebuild_reason=reason if old else "",
+    )
+
+
+def _reuse_blocker(
+    old: dict[str, Any] | None, emb: Embedder, settings: ChunkerSettings, src: Path, out: Path, replace: bool
+) -> str:
+    """Why the previous version's chunks cannot be reused ('' when they can)."""
+    if old is None:
+        return ""
+    built = old.get("embedder", {})
+    if old.get("format_version") != FORMAT_VERSION:
+        return "index format changed"
+    if (built.get("name"), built.get("dim")) != (emb.name, emb.dim):
+        raise IndexMismatch(
+            f"Index at {out} was built with embedder '{built.get('name')}' (dim {built.get('dim')}); "
+            f"you asked for '{emb.name}' (dim {emb.dim}). Add --rebuild to re-embed everything with "
+            f"'{emb.name}', or use another --index folder."
+        )
+    if old.get("source") != str(src) and not replace:
+        raise IndexMismatch(
+            f"Index at {out} mirrors {old.get('source')}, not {src}. Use another --index folder for "
+            "this source, or add --replace to replace its contents."
+        )
+    if old.get("chunker") != settings.to_json():
+        return "chunker settings changed"
+    if old.get("lexical") != LEXICAL_SETTINGS:
+        return "lexical settings changed"
+    return ""
+
+
+def _plan(
+    src: Path,
+    old: dict[str, Any] | None,
+    previous: dict[str, list[Chunk]],
+    chunker: Chunker,
+    max_file_bytes: int,
+    stages: dict[str, float],
+    progress: Progress | None,
+) -> _Plan:
+    plan = _Plan()
+    old_files: dict[str, Any] = old["files"] if old else {}
+    old_docs: dict[str, Any] = old["documents"] if old else {}
+    files = list(iter_files(src))
+    load_s = chunk_s = 0.0
+    for n, path in enumerate(files, start=1):
+        rel = relative_id(path, src)
+        stat = path.stat()
+        seen = old_files.get(rel)
+        if seen and seen["size"] == stat.st_size and seen["mtime_ns"] == stat.st_mtime_ns:
+            if _reuse_file(plan, rel, seen, old_docs, previous):
+                continue
+        t0 = time.perf_counter()
+        loaded = load_file(path, src, max_file_bytes)
+        load_s += time.perf_counter() - t0
+        plan.skipped.extend(loaded.skipped)
+        doc_ids = []
+        t0 = time.perf_counter()
+        for doc in loaded.documents:
+            if doc.id in plan.documents:
+                plan.skipped.append(SkippedFile(doc.id, "duplicate document id"))
+                continue
+            doc_ids.append(doc.id)
+            fp = _fingerprint(doc)
+            before = old_docs.get(doc.id)
+            chunks = previous[doc.id] if before and before["sha256"] == fp and doc.id in previous else None
+            if chunks is None:
+                chunks = chunker.chunk(doc)
+                (plan.updated if before else plan.added).append(doc.id)
+            else:
+                plan.unchanged += 1
+            plan.chunks.extend(chunks)
+            plan.documents[doc.id] = {"sha256": fp, "chunks": len(chunks), "title": doc.title}
+        chunk_s += time.perf_counter() - t0
+        if doc_ids:
+            plan.files[rel] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "documents": doc_ids}
+        if progress:
+            progress("load", n, len(files))
+    stages["load"], stages["chunk"] = load_s, chunk_s
+    return plan
+
+
+def _reuse_file(
+    plan: _Plan, rel: str, seen: dict[str, Any], old_docs: dict[str, Any], previous: dict[str, list[Chunk]]
+) -> bool:
+    doc_ids = seen["documents"]
+    if not all(d in previous and d in old_docs and d not in plan.documents for d in doc_ids):
+        return False
+    for doc_id in doc_ids:
+        plan.chunks.extend(previous[doc_id])
+        plan.documents[doc_id] = old_docs[doc_id]
+    plan.files[rel] = seen
+    plan.unchanged += len(doc_ids)
+    return True
+
+
+def _manifest(emb: Embedder, settings: ChunkerSettings, kind: str, src: Path, plan: _Plan) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "source": str(src),
+        "embedder": {"name": emb.name, "dim": emb.dim, "max_tokens": emb.max_tokens},
+        "chunker": settings.to_json(),
+        "lexical": LEXICAL_SETTINGS,
+        "faiss": {"kind": kind, "metric": "inner_product", "ef_search": 128},
+        "counts": {"files": len(plan.files), "documents": len(plan.documents), "chunks": len(plan.chunks)},
+        "files": plan.files,
+        "documents": plan.documents,
+    }

@@ -1,0 +1,92 @@
+"""`rag index PATH` / `python -m index PATH`: build or update an index with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from index.types import IndexReport
+
+DEFAULT_INDEX_DIR = ".rag/index"
+
+
+def default_index_dir() -> str:
+    return os.environ.get("RAG_INDEX", DEFAULT_INDEX_DIR)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="folder or file to index (.txt .md .html .pdf, BEIR .jsonl)")
+    parser.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s, or $RAG_INDEX)")
+    parser.add_argument("--embedder", default="minilm", help="embedder name or local model folder (default: %(default)s)")
+    parser.add_argument("--chunk-tokens", type=int, default=200, help="target chunk size in tokens")
+    parser.add_argument("--overlap-tokens", type=int, default=40, help="tokens shared by neighbouring chunks")
+    parser.add_argument("--faiss", choices=("flat", "hnsw"), default="flat", help="exact (flat) or HNSW search")
+    parser.add_argument("--rebuild", action="store_true", help="ignore the existing index and re-embed everything")
+    parser.add_argument("--replace", action="store_true", help="let PATH replace the source the index mirrors")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from index.build import build_index
+    from index.chunking import ChunkerSettings
+    from index.store import StoreError
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=f"{stage:>5}", unit=" files" if stage == "load" else " chunks")
+        bar.update(done - bar.n)
+
+    try:
+        settings = ChunkerSettings(args.chunk_tokens, args.overlap_tokens)
+        report = build_index(
+            args.path,
+            args.index,
+            embedder=args.embedder,
+            settings=settings,
+            faiss_kind=args.faiss,
+            rebuild=args.rebuild,
+            replace=args.replace,
+            progress=progress,
+        )
+    except (StoreError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(format_report(report))
+    return 0
+
+
+def format_report(report: IndexReport) -> str:
+    stages = ", ".join(f"{k} {v:.2f}s" for k, v in report.stage_seconds.items())
+    lines = [
+        f"Indexed into {Path(report.index_dir).resolve()} (version {report.version})",
+        f"  documents: {report.documents}   chunks: {report.chunks}",
+        f"  added {len(report.added)}, updated {len(report.updated)}, removed {len(report.removed)}, "
+        f"unchanged {report.unchanged}, skipped {len(report.skipped)}",
+        f"  embedded {report.embedded_chunks} chunks, {report.cached_chunks} from cache",
+        f"  {report.seconds:.2f} s, {report.chunks_per_second:.1f} chunks/s ({stages})",
+    ]
+    if report.full_rebuild_reason:
+        lines.append(f"  full rebuild: {report.full_rebuild_reason}")
+    for skip in report.skipped[:50]:
+        lines.append(f"  skipped {skip.path}: {skip.reason}")
+    if len(report.skipped) > 50:
+        lines.append(f"  ... and {len(report.skipped) - 50} more skipped")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m index", description="Build or update a document index.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

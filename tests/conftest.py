@@ -1,0 +1,68 @@
+"""Shared fixtures: offline guard, paths to ../shared, real-model fixtures."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("RAG_SHARED", ROOT.parent / "shared"))
+NEWS = SHARED / "corpus" / "news"
+NEWS_DEV = SHARED / "eval" / "news_dev.jsonl"
+SCIFACT = SHARED / "data" / "scifact"
+SQUAD2 = SHARED / "data" / "squad2"
+
+
+def need(path: Path) -> Path:
+    """Skip, saying why, when the shared data set is absent."""
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path} (expected ../shared beside the project root)")
+    return path
+
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None
+        if host != "localhost" and (ip is None or not ip.is_loopback):
+            raise ConnectionRefusedError(f"tests are offline: connection to {host} blocked")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    yield
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Any:
+    from index.embedding import get_embedder
+
+    return get_embedder("minilm")
+
+
+@pytest.fixture(scope="session")
+def news_index(tmp_path_factory: pytest.TempPathFactory, minilm: Any) -> Path:
+    """The reference corpus indexed with the real embedder, built once per run."""
+    from index.build import build_index
+
+    out = tmp_path_factory.mktemp("news-index")
+    build_index(need(NEWS), out, embedder=minilm)
+    return out
