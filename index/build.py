@@ -14,7 +14,7 @@ from typing import Any
 
 from index.chunking import Chunker, ChunkerSettings
 from index.documents import DEFAULT_MAX_FILE_BYTES, iter_files, load_file, relative_id
-from index.embedding import EmbeddingCache, Embedder, embed_with_cache, get_embedder
+from index.embedding import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, embed_with_cache, get_embedder
 from index.lexical import LEXICAL_SETTINGS
 from index.store import FAISS_KINDS, FORMAT_VERSION, IndexMismatch, StoreError, read_manifest, write_version
 from index.types import Chunk, Document, IndexReport, SkippedFile
@@ -86,7 +86,7 @@ def build_index(
     if faiss_kind not in FAISS_KINDS:
         raise ValueError(f"faiss_kind='{faiss_kind}' is not one of: {', '.join(FAISS_KINDS)}")
     t0 = time.perf_counter()
-    emb = get_embedder(embedder) if isinstance(embedder, str) or embedder is None else embedder
+    emb = get_embedder(embedder or DEFAULT_EMBEDDER) if isinstance(embedder, str | None) else embedder
     settings = settings or ChunkerSettings()
     stages: dict[str, float] = {"model": time.perf_counter() - t0}
     with _locked(out):
@@ -178,9 +178,9 @@ def _plan(
         rel = relative_id(path, src)
         stat = path.stat()
         seen = old_files.get(rel)
-        if seen and seen["size"] == stat.st_size and seen["mtime_ns"] == stat.st_mtime_ns:
-            if _reuse_file(plan, rel, seen, old_docs, previous):
-                continue
+        same_stat = seen is not None and (seen["size"], seen["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns)
+        if seen is not None and same_stat and _reuse_file(plan, rel, seen, old_docs, previous):
+            continue
         t0 = time.perf_counter()
         loaded = load_file(path, src, max_file_bytes)
         load_s += time.perf_counter() - t0

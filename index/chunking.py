@@ -144,9 +144,7 @@ class Chunker:
         mid = len(words) // 2
         halves = [(words[0][0], words[mid - 1][1]), (words[mid][0], words[-1][1])]
         return [
-            span
-            for s, e in halves
-            for span in self._enforce_limit(doc, [_Unit(*_strip(doc.text, s, e), 0, False)])
+            span for s, e in halves for span in self._enforce_limit(doc, [_Unit(*_strip(doc.text, s, e), 0, False)])
         ]
 
     def _fits(self, doc: Document, start: int, end: int) -> bool:

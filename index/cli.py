@@ -18,8 +18,8 @@ def default_index_dir() -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="folder or file to index (.txt .md .html .pdf, BEIR .jsonl)")
-    parser.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s, or $RAG_INDEX)")
-    parser.add_argument("--embedder", default="minilm", help="embedder name or local model folder (default: %(default)s)")
+    parser.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s; $RAG_INDEX)")
+    parser.add_argument("--embedder", default="minilm", help="embedder name or local model folder (%(default)s)")
     parser.add_argument("--chunk-tokens", type=int, default=200, help="target chunk size in tokens")
     parser.add_argument("--overlap-tokens", type=int, default=40, help="tokens shared by neighbouring chunks")
     parser.add_argument("--faiss", choices=("flat", "hnsw"), default="flat", help="exact (flat) or HNSW search")

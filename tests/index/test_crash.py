@@ -56,7 +56,7 @@ def test_kill_9_mid_build_keeps_previous_version(tmp_path: Path) -> None:
 
     outcomes = []
     for fraction in (0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
-        proc = subprocess.Popen(index_cmd(src, idx), env=run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(index_cmd(src, idx), env=run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         time.sleep(full * fraction)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

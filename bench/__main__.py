@@ -1,0 +1,48 @@
+"""Run every benchmark section and rewrite docs/benchmarks.md.
+
+Each module in SECTIONS has `run() -> str` returning a Markdown section. Pass section
+names to run only some: `python -m bench indexing`; the others keep their last text.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import time
+
+from bench.common import ROOT, machine
+
+SECTIONS = ["indexing"]
+DOC = ROOT / "docs" / "benchmarks.md"
+_MARK = re.compile(r"<!-- section:(\w+) -->\n(.*?)<!-- /section -->\n", re.S)
+
+
+def main(argv: list[str]) -> int:
+    wanted = argv or SECTIONS
+    unknown = [s for s in wanted if s not in SECTIONS]
+    if unknown:
+        print(f"unknown section(s) {unknown}; choose from {SECTIONS}", file=sys.stderr)
+        return 2
+    old = dict(_MARK.findall(DOC.read_text("utf-8"))) if DOC.exists() else {}
+    texts = {}
+    for name in SECTIONS:
+        if name in wanted:
+            t0 = time.perf_counter()
+            print(f"== {name}", flush=True)
+            texts[name] = importlib.import_module(f"bench.{name}").run().rstrip() + "\n"
+            print(f"   {time.perf_counter() - t0:.0f} s", flush=True)
+        else:
+            texts[name] = old.get(name, "_not run yet_\n")
+    body = "".join(f"<!-- section:{n} -->\n{texts[n]}<!-- /section -->\n\n" for n in SECTIONS)
+    DOC.write_text(
+        "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); numbers are medians from one run "
+        "on a noisy 2-core machine.\n\n" + machine() + "\n\n" + body,
+        "utf-8",
+    )
+    print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
