@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from typing import Any
 
 from index.chunking import Chunker, ChunkerSettings
 from index.documents import DEFAULT_MAX_FILE_BYTES, iter_files, load_file, relative_id
-from index.embedding import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, embed_with_cache, get_embedder
+from index.embedding import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, Vectors, embed_with_cache, get_embedder
 from index.lexical import LEXICAL_SETTINGS
 from index.store import FAISS_KINDS, FORMAT_VERSION, IndexMismatch, StoreError, read_manifest, write_version
 from index.types import Chunk, Document, IndexReport, SkippedFile
@@ -96,25 +97,20 @@ def build_index(
         chunker = Chunker(settings, limit_counter=emb.count_tokens, limit=emb.max_tokens)
         plan = _plan(src, old if not reason else None, previous, chunker, max_file_bytes, stages, progress)
         removed = sorted(set(old["documents"]) - set(plan.documents)) if old and not reason else []
-        t0 = time.perf_counter()
-        cache = EmbeddingCache(out / "embeddings-cache" / "cache.sqlite")
-        try:
-            done = [0]
-            total = len(plan.chunks)
-
-            def tick(n: int) -> None:
-                done[0] += n
-                if progress:
-                    progress("embed", done[0], total)
-
-            vectors, embedded = embed_with_cache(emb, [c.indexed_text for c in plan.chunks], cache, progress=tick)
-        finally:
-            cache.close()
-        stages["embed"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        manifest = _manifest(emb, settings, faiss_kind, src, plan)
-        version = write_version(out, plan.chunks, vectors, manifest, faiss_kind)
-        stages["write"] = time.perf_counter() - t0
+        nothing_changed = bool(old) and not reason and not (plan.added or plan.updated or removed) and (
+            plan.files == old["files"] and old["faiss"]["kind"] == faiss_kind  # type: ignore[index]
+        )
+        if nothing_changed:
+            # The current version already is this index: writing a copy would only cost time.
+            version, embedded = str(os.readlink(out / "current")), 0
+        else:
+            t0 = time.perf_counter()
+            vectors, embedded = _embed(emb, plan.chunks, out, progress)
+            stages["embed"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            manifest = _manifest(emb, settings, faiss_kind, src, plan)
+            version = write_version(out, plan.chunks, vectors, manifest, faiss_kind)
+            stages["write"] = time.perf_counter() - t0
     return IndexReport(
         index_dir=str(out),
         version=version,
@@ -131,6 +127,21 @@ def build_index(
         stage_seconds=stages,
         full_rebuild_reason=reason if old else "",
     )
+
+
+def _embed(emb: Embedder, chunks: list[Chunk], out: Path, progress: Progress | None) -> tuple[Vectors, int]:
+    cache = EmbeddingCache(out / "embeddings-cache" / "cache.sqlite")
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress("embed", done[0], len(chunks))
+
+    try:
+        return embed_with_cache(emb, [c.indexed_text for c in chunks], cache, progress=tick)
+    finally:
+        cache.close()
 
 
 def _reuse_blocker(

@@ -72,6 +72,7 @@ def test_incremental_reindex_only_embeds_what_changed(tmp_path: Path) -> None:
     again = build_index(src, idx, embedder=emb, settings=SMALL)
     assert (again.added, again.updated, again.removed, again.unchanged) == ((), (), (), 6)
     assert again.embedded_chunks == 0
+    assert again.version == first.version, "an unchanged source writes no new version"
 
     (src / "doc1.txt").write_text("Title 1\n\nA completely new text about zebras.", encoding="utf-8")
     (src / "doc2.txt").unlink()
