@@ -13,6 +13,8 @@ import sys
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("index.cli", "build or update an index of a folder of documents"),
+    "ask": ("rag.ask_cli", "answer one question from an index, with cited passages"),
+    "eval": ("eval.cli", "evaluate retrieval (and later answers) against judged data sets"),
 }
 
 

@@ -1,0 +1,127 @@
+"""ask() end to end with a hash embedder and a scripted model: fast and deterministic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.build import build_index
+from index.chunking import ChunkerSettings
+from index.embedding import HashEmbedder
+from rag.answer import Answer, Assistant, ask
+from rag.conversation import Conversation, keyword_rewrite, needs_context
+from rag.llm.scripted import ScriptedBackend
+from rag.prompting import REFUSAL, SYSTEM_PROMPT, build_prompt
+
+DOCS = {
+    "alaska.txt": "Alaska summit\n\nThe summit took place in Anchorage, Alaska. Putin arrived by plane on Friday.",
+    "pokrovsk.txt": "Front line\n\nRussian forces seized 10km of territory around Pokrovsk before the talks.",
+    "taiwan.txt": "Energy\n\nTaiwan burned fossil fuels for 87 percent of its energy supply this year.",
+    "author.txt": "Columnist\n\nMarc Champion is a columnist covering Europe, Russia and the Middle East.",
+}
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src = tmp_path_factory.mktemp("src")
+    for name, text in DOCS.items():
+        (src / name).write_text(text, encoding="utf-8")
+    out = tmp_path_factory.mktemp("idx")
+    build_index(src, out, embedder=HashEmbedder(64), settings=ChunkerSettings(64, 8))
+    return out
+
+
+def assistant(index_dir: Path, replies: object, **kw: object) -> Assistant:
+    return Assistant(index_dir, backend=ScriptedBackend(replies), min_evidence=0.0, **kw)  # type: ignore[arg-type]
+
+
+def test_wrong_citation_is_corrected(index_dir: Path) -> None:
+    a = assistant(index_dir, "Russian forces seized 10km of territory around Pokrovsk [4].")
+    answer = a.ask("How much territory did Russian forces seize around Pokrovsk?")
+    assert not answer.refused
+    [c] = answer.citations
+    assert c.chunk.doc_id == "pokrovsk.txt" and answer.sources[c.marker - 1].chunk.doc_id == "pokrovsk.txt"
+    assert f"[{c.marker}]" in answer.text
+    assert answer.usage.prompt_tokens > 0 and answer.usage.answer_tokens > 0
+    assert answer.timings.total >= answer.timings.generate > 0
+
+
+def test_model_decline_is_a_refusal_with_closest_sources(index_dir: Path) -> None:
+    answer = assistant(index_dir, REFUSAL).ask("What is the population of Alaska?")
+    assert answer.refused and answer.text == REFUSAL
+    assert answer.sources and answer.citations == ()
+    assert "no answer" in answer.refusal_reason
+
+
+def test_answer_nothing_supports_is_declined(index_dir: Path) -> None:
+    answer = assistant(index_dir, "Bananas grow on the moon [1].").ask("Where do bananas grow?")
+    assert answer.refused and "no sentence" in answer.refusal_reason
+    assert answer.raw_text == "Bananas grow on the moon [1]."
+
+
+def test_weak_retrieval_declines_without_calling_the_model(index_dir: Path) -> None:
+    backend = ScriptedBackend("should not be called")
+    answer = Assistant(index_dir, backend=backend, min_evidence=0.99).ask("Quantum chromodynamics lattice?")
+    assert answer.refused and backend.calls == []
+
+
+def test_stream_yields_pieces_then_the_answer(index_dir: Path) -> None:
+    a = assistant(index_dir, "Taiwan burned fossil fuels for 87 percent of its energy [3].")
+    items = list(a.stream("What share of Taiwan's energy came from fossil fuels?"))
+    assert isinstance(items[-1], Answer)
+    pieces = [i for i in items[:-1] if isinstance(i, str)]
+    assert len(pieces) > 3 and "".join(pieces) == items[-1].raw_text
+    assert items[-1].timings.first_token > 0
+
+
+def test_prompt_numbers_sources_and_fits_the_context(index_dir: Path) -> None:
+    a = assistant(index_dir, "x")
+    hits = a.retriever.retrieve("Alaska summit Putin", 4)
+    prompt = build_prompt("Where was the summit?", hits, ScriptedBackend(context_size=4096))
+    assert prompt.messages[0].content == SYSTEM_PROMPT
+    user = prompt.messages[1].content
+    assert "[1] " in user and "<<<" in user and "Question: Where was the summit?" in user
+    small = build_prompt("Where was the summit?", hits, ScriptedBackend(context_size=420), answer_tokens=200)
+    assert 1 <= len(small.sources) < len(prompt.sources)
+    with pytest.raises(ValueError, match="larger context"):
+        build_prompt("Where?", hits, ScriptedBackend(context_size=100), answer_tokens=90)
+
+
+def test_follow_up_is_rewritten_before_retrieval(index_dir: Path) -> None:
+    replies = ["Which regions does Marc Champion cover?", "Europe, Russia and the Middle East [1]."]
+    a = assistant(index_dir, replies)
+    answer = a.ask("Which regions does he cover?", history=["Who is the columnist Marc Champion?"])
+    assert "Marc Champion" in answer.query
+    assert answer.sources[0].chunk.doc_id == "author.txt"
+    assert not answer.refused and answer.citations[0].chunk.doc_id == "author.txt"
+
+
+def test_weak_rewrite_falls_back_to_carried_terms(index_dir: Path) -> None:
+    a = assistant(index_dir, ["he", "Anchorage, Alaska [1]."])
+    answer = a.ask("Where was it?", history=["Where did the Putin summit take place?"])
+    assert answer.query == keyword_rewrite("Where was it?", ["Where did the Putin summit take place?"])
+    assert "Putin" in answer.query and "summit" in answer.query
+
+
+def test_conversation_keeps_turns(index_dir: Path) -> None:
+    a = assistant(index_dir, ["Putin arrived by plane on Friday [1].", "Putin arrived in Anchorage [1]."])
+    convo = Conversation()
+    q1 = "When did Putin arrive for the Alaska summit?"
+    convo.add(q1, a.ask(q1, history=convo))
+    assert convo.questions == [q1]
+    convo.clear()
+    assert convo.turns == []
+    assert needs_context("Until when?") and not needs_context("Which refinery did Ukraine fire drones on before talks?")
+
+
+def test_ask_reuses_one_assistant_and_validates(index_dir: Path) -> None:
+    backend = ScriptedBackend("The summit took place in Anchorage, Alaska [1].")
+    first = ask("Where was the summit?", index=index_dir, backend=backend)
+    streamed = list(ask("Where was the summit?", index=index_dir, backend=backend, stream=True))
+    assert isinstance(first, Answer) and isinstance(streamed[-1], Answer)
+    assert len(backend.calls) == 2
+    with pytest.raises(ValueError, match="empty"):
+        ask("   ", index=index_dir, backend=backend)
+    with pytest.raises(ValueError, match="top_k=0"):
+        Assistant(index_dir, backend=backend, top_k=0)
