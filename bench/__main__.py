@@ -13,7 +13,7 @@ import time
 
 from bench.common import ROOT, machine
 
-SECTIONS = ["indexing"]
+SECTIONS = ["indexing", "retrieval"]
 DOC = ROOT / "docs" / "benchmarks.md"
 _MARK = re.compile(r"<!-- section:(\w+) -->\n(.*?)<!-- /section -->\n", re.S)
 

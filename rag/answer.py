@@ -133,17 +133,17 @@ class Assistant:
                 yield REFUSAL
                 yield _refusal(question, query, hits, clock.timings(), "no passage is about the question")
                 return
-            prompt = build_prompt(question, hits, self.backend, answer_tokens=self.answer_tokens)
+            prompt = build_prompt(question, hits, self.backend, answer_tokens=self.answer_tokens, history=questions)
             pieces: list[str] = []
             for piece in self.backend.complete(prompt.messages, max_tokens=self.answer_tokens, temperature=0.0):
                 clock.first = clock.first or time.perf_counter()
                 pieces.append(piece)
                 yield piece
         clock.generated = time.perf_counter()
-        yield self._finish(question, query, "".join(pieces).strip(), prompt, clock)
+        yield self._finish(question, query, clean_answer("".join(pieces)), prompt, clock)
 
     def _finish(self, question: str, query: str, raw: str, prompt: Prompt, clock: _Clock) -> Answer:
-        checked = self.checker.check(raw, prompt.sources)
+        checked = self.checker.check(raw, prompt.sources, question)
         usage = Usage(prompt.prompt_tokens, self.backend.count_tokens(raw) if raw else 0)
         reason = ""
         if not raw or _DECLINE.search(raw):
@@ -182,6 +182,16 @@ class _Clock:
         return Timings(
             self.rewrite - self.start, self.retrieve - self.rewrite, first, generate, check, now - self.start
         )
+
+
+_LABEL_ECHO = re.compile(
+    r"^\s*(?:Source\s*)?(?:\[\d+\]\s*)?\([^)\n]{0,200}\)\s*:\s*|^\s*Source\s*\[\d+\]\s*:?\s*", re.I
+)
+
+
+def clean_answer(raw: str) -> str:
+    """The model's text without an echoed source label ("Source [1] (Title): ...") in front."""
+    return _LABEL_ECHO.sub("", raw.strip(), count=1).strip()
 
 
 def evidence(question: str, hits: Sequence[Hit]) -> float:

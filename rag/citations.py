@@ -306,12 +306,19 @@ def content_terms(text: str) -> set[str]:
     return {stem(w) for w in words if w not in stop and (len(w) > 1 or w.isdigit())}
 
 
-def lexical_support(sentence: str, passage: str) -> float:
-    """Share of the sentence's content words found in the passage."""
+def lexical_support(sentence: str, passage: str, question: str = "") -> float:
+    """Share of the sentence's content words found in the passage.
+
+    Answers restate their question, so the words the sentence adds to the question (the
+    actual claim) must be found too: the score is the lower of the two shares.
+    """
     terms = content_terms(strip_markers(sentence))
     if not terms:
         return 0.0
-    return len(terms & content_terms(passage)) / len(terms)
+    found = content_terms(passage)
+    share = len(terms & found) / len(terms)
+    novel = terms - content_terms(question) if question else set()
+    return min(share, len(novel & found) / len(novel)) if novel else share
 
 
 def best_evidence(sentence: str, chunk: Chunk) -> tuple[int, int]:
@@ -339,9 +346,13 @@ class CitationChecker:
         self._embed = embed
         self.threshold = threshold
 
-    def support_matrix(self, sentences: Sequence[str], hits: Sequence[Hit]) -> tuple[np.ndarray, np.ndarray]:
+    def support_matrix(
+        self, sentences: Sequence[str], hits: Sequence[Hit], question: str = ""
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(combined support, semantic similarity), shape [sentences, hits]."""
-        lexical = np.array([[lexical_support(s, h.chunk.text) for h in hits] for s in sentences], dtype=np.float32)
+        lexical = np.array(
+            [[lexical_support(s, h.chunk.text, question) for h in hits] for s in sentences], dtype=np.float32
+        )
         semantic = np.zeros_like(lexical)
         if self._embed is not None and sentences and hits:
             vectors = self._embed([strip_markers(s) for s in sentences] + [h.chunk.text for h in hits])
@@ -349,9 +360,10 @@ class CitationChecker:
         combined = _LEXICAL_WEIGHT * lexical + (1 - _LEXICAL_WEIGHT) * semantic
         return combined.reshape(len(sentences), len(hits)), semantic.reshape(len(sentences), len(hits))
 
-    def check(self, answer: str, hits: Sequence[Hit]) -> CheckedText:
+    def check(self, answer: str, hits: Sequence[Hit], question: str = "") -> CheckedText:
+        """`question`, when given, keeps a sentence that merely restates it from counting as supported."""
         sentences = split_sentences(answer)
-        support, semantic = self.support_matrix(sentences, hits)
+        support, semantic = self.support_matrix(sentences, hits, question)
         lexical = (support - (1 - _LEXICAL_WEIGHT) * semantic) / _LEXICAL_WEIGHT
         citations: list[Citation] = []
         unsupported: list[str] = []

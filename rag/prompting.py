@@ -32,7 +32,7 @@ def source_label(number: int, hit: Hit) -> str:
     # Small models copy whatever the label holds into the answer, so it stays short.
     chunk = hit.chunk
     page = f", page {chunk.page}" if chunk.page else ""
-    return f"[{number}] {chunk.title or chunk.path}{page}"
+    return f"Source [{number}] ({chunk.title or chunk.path}{page}):"
 
 
 def format_source(number: int, hit: Hit) -> str:
@@ -40,9 +40,10 @@ def format_source(number: int, hit: Hit) -> str:
     return f"{source_label(number, hit)}\n<<<\n{hit.chunk.text}\n>>>"
 
 
-def user_message(question: str, sources: Sequence[str]) -> str:
+def user_message(question: str, sources: Sequence[str], history: Sequence[str] = ()) -> str:
     joined = "\n\n".join(sources)
-    return f"Sources:\n\n{joined}\n\nQuestion: {question}\nAnswer (cite sources like [1]):"
+    earlier = "".join(f"Earlier question: {q}\n" for q in history[-3:])
+    return f"Sources:\n\n{joined}\n\n{earlier}Question: {question}\nAnswer (cite sources like [1]):"
 
 
 def build_prompt(
@@ -52,10 +53,11 @@ def build_prompt(
     *,
     answer_tokens: int = 256,
     max_sources: int | None = None,
+    history: Sequence[str] = (),
 ) -> Prompt:
     """As many hits, best first, as fit the context window minus the answer budget."""
     budget = backend.context_size - answer_tokens - _SAFETY_TOKENS
-    base = backend.count_tokens(SYSTEM_PROMPT) + backend.count_tokens(user_message(question, []))
+    base = backend.count_tokens(SYSTEM_PROMPT) + backend.count_tokens(user_message(question, [], history))
     if base > budget:
         raise ValueError(
             f"The question alone needs {base} tokens but the model's context allows {budget} after the "
@@ -72,5 +74,5 @@ def build_prompt(
         kept.append(hit)
         texts.append(text)
         used += cost
-    messages = (Message("system", SYSTEM_PROMPT), Message("user", user_message(question, texts)))
+    messages = (Message("system", SYSTEM_PROMPT), Message("user", user_message(question, texts, history)))
     return Prompt(messages, tuple(kept), used)

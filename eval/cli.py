@@ -1,0 +1,124 @@
+"""`rag eval WHAT ...` / `python -m eval WHAT ...`: evaluations, one sub-subcommand each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from index.store import IndexStore
+
+INDEXES_DIR = Path(".rag/indexes")
+
+
+def default_index_dir(corpus: str | Path) -> Path:
+    """`.rag/indexes/NAME`: a folder's name, or `PARENT-STEM` for a file (BEIR files are all `corpus.jsonl`)."""
+    path = Path(corpus).resolve()
+    return INDEXES_DIR / (path.name if path.is_dir() else f"{path.parent.name}-{path.stem}")
+
+
+def _add_retrieval(parser: argparse.ArgumentParser) -> None:
+    from rag.retrieval import FUSIONS, RETRIEVERS
+
+    parser.add_argument("--corpus", required=True, help="BEIR corpus.jsonl (or a folder of documents)")
+    parser.add_argument("--queries", required=True, help="queries .jsonl {_id, text} or .tsv with a header")
+    parser.add_argument("--qrels", required=True, help="qrels TSV with a header: query-id, corpus-id, score")
+    parser.add_argument("--index", help="index folder, built or updated from --corpus (default: .rag/indexes/NAME)")
+    parser.add_argument("--embedder", default="minilm", help="embedder for a new index (default: %(default)s)")
+    parser.add_argument("--retriever", choices=list(RETRIEVERS), default="hybrid", help="default: %(default)s")
+    parser.add_argument("--fusion", choices=FUSIONS, help="hybrid fusion (default: the retriever's)")
+    parser.add_argument("--mmr", action="store_true", help="diversify with maximal marginal relevance")
+    parser.add_argument("--rerank", metavar="PATH", help="re-rank with the cross-encoder saved in this folder")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N judged queries")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _run_retrieval(args: argparse.Namespace) -> int:
+    from eval.beir import DataError, load_qrels, load_queries
+    from eval.retrieval import evaluate_retrieval
+    from index.store import IndexStore, StoreError
+    from rag.rerank import get_reranker
+    from rag.retrieval import get_retriever
+
+    index_dir = Path(args.index) if args.index else default_index_dir(args.corpus)
+    if args.fusion and args.retriever != "hybrid":
+        print("error: --fusion fuses dense and lexical results; it needs --retriever hybrid", file=sys.stderr)
+        return 2
+    try:
+        queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
+        _build_or_reuse(args.corpus, index_dir, args.embedder, args.quiet)
+        store = IndexStore.open(index_dir)
+        _warn_unknown_documents(store, qrels)
+        reranker = get_reranker("cross-encoder", model_path=args.rerank) if args.rerank else None
+        options = {"fusion": args.fusion} if args.retriever == "hybrid" else {}
+        retriever = get_retriever(args.retriever, store, reranker=reranker, mmr=args.mmr, **options)
+        result = evaluate_retrieval(retriever, queries, qrels, name=_describe(args), limit=args.limit)
+    except (StoreError, DataError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"index {index_dir} ({len(store)} chunks)")
+    print(result.summary())
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> str:
+    parts = [args.retriever + (f" ({args.fusion})" if args.fusion else "")]
+    if args.mmr:
+        parts.append("MMR")
+    if args.rerank:
+        parts.append(f"rerank {Path(args.rerank).name}")
+    return " + ".join(parts)
+
+
+def _warn_unknown_documents(store: IndexStore, qrels: dict[str, dict[str, int]]) -> None:
+    """Qrels naming documents the index lacks usually mean the wrong --corpus: say so, don't guess."""
+    known = {chunk.record_id for chunk in store.chunks}
+    judged = {doc for relevance in qrels.values() for doc, grade in relevance.items() if grade > 0}
+    missing = judged - known
+    if missing:
+        print(
+            f"warning: {len(missing)} of {len(judged)} relevant documents in the qrels are not in the index "
+            f"(e.g. '{sorted(missing)[0]}'); check that --corpus matches --qrels",
+            file=sys.stderr,
+        )
+
+
+def _build_or_reuse(corpus: str, index_dir: Path, embedder: str, quiet: bool) -> None:
+    """Build or update the index; embedding a new corpus takes minutes, so show how far it got."""
+    from index.build import build_index
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not quiet and stage == "embed":
+            print(f"\rembedding {done}/{total} chunks", end="\n" if done == total else "", file=sys.stderr)
+
+    if not quiet:
+        print(f"indexing {corpus} into {index_dir} (unchanged documents are reused)", file=sys.stderr)
+    build_index(corpus, index_dir, embedder=embedder, progress=progress)
+
+
+# name -> (add its arguments, run it, one-line help); a later `eval run` is one more entry.
+SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {
+    "retrieval": (_add_retrieval, _run_retrieval, "score a retriever on BEIR queries and qrels (nDCG, recall, MRR)"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="eval_command", metavar="WHAT")
+    for name, (add, _, help_text) in SUBCOMMANDS.items():
+        add(sub.add_parser(name, help=help_text, description=help_text))
+
+
+def run(args: argparse.Namespace) -> int:
+    if not getattr(args, "eval_command", None):
+        print(f"error: say what to evaluate: one of {', '.join(SUBCOMMANDS)}", file=sys.stderr)
+        return 2
+    return SUBCOMMANDS[args.eval_command][1](args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval", description="Evaluate retrieval and answers.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
