@@ -34,6 +34,8 @@ chat: index
 	@echo "Index ready at $(INDEX). Ask with: $(VENV)/bin/rag ask \"your question\" --index $(INDEX)"
 
 test: install
+	$(VENV)/bin/ruff check index rag ui eval tests bench
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
