@@ -68,14 +68,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_report(report: IndexReport) -> str:
-    stages = ", ".join(f"{k} {v:.2f}s" for k, v in report.stage_seconds.items())
+    stages = ", ".join(f"{k} {v:.2f}s" for k, v in report.stage_seconds.items() if k != "model")
+    model = report.stage_seconds.get("model", 0.0)
     lines = [
         f"Indexed into {Path(report.index_dir).resolve()} (version {report.version})",
         f"  documents: {report.documents}   chunks: {report.chunks}",
         f"  added {len(report.added)}, updated {len(report.updated)}, removed {len(report.removed)}, "
         f"unchanged {report.unchanged}, skipped {len(report.skipped)}",
-        f"  embedded {report.embedded_chunks} chunks, {report.cached_chunks} from cache",
-        f"  {report.seconds:.2f} s, {report.chunks_per_second:.1f} chunks/s ({stages})",
+        f"  embedded {report.embedded_chunks} chunks, reused {report.cached_chunks} unchanged or cached",
+        f"  {report.seconds:.2f} s in all, {model:.2f} s of it loading the embedder; "
+        f"{report.chunks_per_second:.1f} chunks/s ({stages})",
     ]
     if report.full_rebuild_reason:
         lines.append(f"  full rebuild: {report.full_rebuild_reason}")

@@ -88,7 +88,9 @@ class IndexReport:
 
     @property
     def chunks_per_second(self) -> float:
-        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+        """Chunks over the time spent after the embedder was loaded."""
+        work = self.seconds - self.stage_seconds.get("model", 0.0)
+        return self.chunks / work if work > 0 else 0.0
 
 
 @dataclass(frozen=True)

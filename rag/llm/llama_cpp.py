@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -51,6 +52,9 @@ class LlamaCppBackend:
             self._llm = self._load(trained)
         # One Llama holds one KV cache: concurrent generations (e.g. two UI sessions) would corrupt it.
         self._lock = threading.Lock()
+        self._closed = False
+        # Freed before interpreter shutdown: llama-cpp-python's own __del__ then fails noisily.
+        atexit.register(self.close)
 
     def _load(self, n_ctx: int) -> Llama:
         try:
@@ -112,4 +116,6 @@ class LlamaCppBackend:
                 ) from exc
 
     def close(self) -> None:
-        self._llm.close()
+        if not self._closed:
+            self._closed = True
+            self._llm.close()
