@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         if bar is None:
             bar = bars[stage] = tqdm(total=total, desc=f"{stage:>5}", unit=" files" if stage == "load" else " chunks")
         bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
 
     try:
         settings = ChunkerSettings(args.chunk_tokens, args.overlap_tokens)

@@ -1,0 +1,41 @@
+"""Layers import only those below them: index <- rag <- (ui, eval)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = {"index": {"rag", "ui", "eval"}, "rag": {"ui", "eval"}, "eval": {"ui"}, "ui": {"eval"}}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_nothing_above_it(layer: str) -> None:
+    bad = {
+        str(path.relative_to(ROOT)): sorted(imported_packages(path) & FORBIDDEN[layer])
+        for path in (ROOT / layer).rglob("*.py")
+    }
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_importing_rag_loads_no_model() -> None:
+    import subprocess
+    import sys
+
+    heavy = "('torch', 'llama_cpp', 'faiss')"
+    code = f"import rag, rag.answer, index, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
