@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import tempfile
 import time
 from pathlib import Path
@@ -18,8 +19,14 @@ CORPORA = {
 }
 
 
+SAMPLE = 2000
+
+
 def _bare_embedder_rate(texts: list[str]) -> float:
+    """One `encode` call on the same chunk texts (a seeded sample of SAMPLE when there are more)."""
     embedder = get_embedder("minilm")
+    if len(texts) > SAMPLE:
+        texts = random.Random(0).sample(texts, SAMPLE)
     embedder.encode(texts[:32])  # warm-up outside the clock
     t0 = time.perf_counter()
     embedder.encode(texts)
@@ -56,7 +63,7 @@ def run() -> str:
             "",
             "A fresh index (empty embedding cache) built with all-MiniLM-L6-v2 on 2 cores; stage times in "
             "seconds. *Pipeline* is every stage after the model is loaded; *bare embedder* encodes the same "
-            "chunk texts in one call. The ratio is how much slower the pipeline is than the embedder alone "
+            "chunk texts in one call (a seeded random sample of 2,000 of them for SciFact). The ratio is how much slower the pipeline is than the embedder alone "
             "(1.00x = no overhead).",
             "",
             "| corpus | docs | chunks | load | chunk | embed | write | pipeline s | docs/s | chunks/s "

@@ -197,8 +197,9 @@ def embed_with_cache(
     keys = [EmbeddingCache.key(t) for t in texts]
     found = cache.get_many(embedder.name, keys, embedder.dim) if cache else {}
     missing = [i for i, k in enumerate(keys) if k not in found]
-    missing_unique = list(dict.fromkeys(keys[i] for i in missing))
     text_of = {keys[i]: texts[i] for i in missing}
+    # Longest first and globally sorted, so each batch pads to similar lengths.
+    missing_unique = sorted(dict.fromkeys(keys[i] for i in missing), key=lambda k: -len(text_of[k]))
     step = max(batch_size * 8, 256)
     for pos in range(0, len(missing_unique), step):
         batch_keys = missing_unique[pos : pos + step]
