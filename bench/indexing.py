@@ -63,8 +63,8 @@ def run() -> str:
             "",
             "A fresh index (empty embedding cache) built with all-MiniLM-L6-v2 on 2 cores; stage times in "
             "seconds. *Pipeline* is every stage after the model is loaded; *bare embedder* encodes the same "
-            "chunk texts in one call (a seeded random sample of 2,000 of them for SciFact). The ratio is how much slower the pipeline is than the embedder alone "
-            "(1.00x = no overhead).",
+            "chunk texts in one call (a seeded random sample of 2,000 of them for SciFact). The ratio is how "
+            "much slower the pipeline is than the embedder alone (1.00x = no overhead).",
             "",
             "| corpus | docs | chunks | load | chunk | embed | write | pipeline s | docs/s | chunks/s "
             "| bare embedder chunks/s | embedder/pipeline |",
