@@ -97,8 +97,13 @@ def build_index(
         chunker = Chunker(settings, limit_counter=emb.count_tokens, limit=emb.max_tokens)
         plan = _plan(src, old if not reason else None, previous, chunker, max_file_bytes, stages, progress)
         removed = sorted(set(old["documents"]) - set(plan.documents)) if old and not reason else []
-        nothing_changed = bool(old) and not reason and not (plan.added or plan.updated or removed) and (
-            plan.files == old["files"] and old["faiss"]["kind"] == faiss_kind  # type: ignore[index]
+        nothing_changed = (
+            bool(old)
+            and not reason
+            and not (plan.added or plan.updated or removed)
+            and (
+                plan.files == old["files"] and old["faiss"]["kind"] == faiss_kind  # type: ignore[index]
+            )
         )
         if nothing_changed:
             # The current version already is this index: writing a copy would only cost time.
