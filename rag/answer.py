@@ -20,6 +20,9 @@ from rag.types import Hit
 # Calibrated on the dev questions (docs/evaluation.md): below this dense cosine between the
 # question and its best passage, nothing retrieved is about the question.
 MIN_EVIDENCE = 0.25
+# Tokens of each passage shown to the model: prompt processing is most of a CPU model's
+# time to first token, so each source is cut to the sentences around the question's words.
+SOURCE_TOKENS = 110
 _DECLINE = re.compile(
     r"(documents?|sources?|context|passages?|text)\s+(do(es)?n['’]?t|do(es)? not|did not|didn['’]?t)\s+"
     r"(say|contain|mention|provide|include|specify|state)|no (information|mention)|not (mentioned|provided|stated)"
@@ -86,6 +89,7 @@ class Assistant:
         retriever: str = "hybrid",
         top_k: int = 6,
         answer_tokens: int = 160,
+        source_tokens: int | None = SOURCE_TOKENS,
         min_evidence: float = MIN_EVIDENCE,
         support_threshold: float | None = None,
         retrieval_options: dict[str, Any] | None = None,
@@ -104,6 +108,7 @@ class Assistant:
         self.backend = get_backend(backend) if isinstance(backend, str | None) else backend
         self.top_k = top_k
         self.answer_tokens = answer_tokens
+        self.source_tokens = source_tokens
         self.min_evidence = min_evidence
         checker_options = {} if support_threshold is None else {"threshold": support_threshold}
         self.checker = CitationChecker(self.embedder.encode, **checker_options)
@@ -133,7 +138,15 @@ class Assistant:
                 yield REFUSAL
                 yield _refusal(question, query, hits, clock.timings(), "no passage is about the question")
                 return
-            prompt = build_prompt(question, hits, self.backend, answer_tokens=self.answer_tokens, history=questions)
+            prompt = build_prompt(
+                question,
+                hits,
+                self.backend,
+                answer_tokens=self.answer_tokens,
+                history=questions,
+                focus=query,
+                source_tokens=self.source_tokens,
+            )
             pieces: list[str] = []
             for piece in self.backend.complete(prompt.messages, max_tokens=self.answer_tokens, temperature=0.0):
                 clock.first = clock.first or time.perf_counter()

@@ -95,6 +95,19 @@ def strip_markers(text: str) -> str:
     return _MARKER.sub("", text).strip()
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of a passage, white space trimmed."""
+    spans, cursor = [], 0
+    for match in [*_SENTENCE_END.finditer(text), None]:
+        end = match.start() if match else len(text)
+        piece = text[cursor:end]
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((cursor + lead, cursor + len(piece.rstrip())))
+        cursor = match.end() if match else len(text)
+    return spans
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of an answer, each keeping the markers that follow it."""
     text = re.sub(r"([.!?])((?:\s*\[[\d\s,\-–and]+\])+)", r"\2\1", text)
@@ -134,15 +147,11 @@ def best_evidence(sentence: str, chunk: Chunk) -> tuple[int, int]:
     """Document offsets of the chunk sentence that shares most content words with `sentence`."""
     terms = content_terms(strip_markers(sentence))
     best, best_score = (chunk.start, chunk.end), -1.0
-    cursor = 0
-    for part in _SENTENCE_END.split(chunk.text):
-        if not part or not part.strip():
-            continue
-        pos = chunk.text.find(part, cursor)
-        cursor = pos + len(part)
+    for start, end in sentence_spans(chunk.text):
+        part = chunk.text[start:end]
         score = len(terms & content_terms(part)) / (1 + 0.01 * len(part))
         if score > best_score:
-            best_score, best = score, (chunk.start + pos, chunk.start + pos + len(part.rstrip()))
+            best_score, best = score, (chunk.start + start, chunk.start + end)
     return best
 
 
