@@ -17,7 +17,15 @@ from index.chunking import Chunker, ChunkerSettings
 from index.documents import DEFAULT_MAX_FILE_BYTES, iter_files, load_file, relative_id
 from index.embedding import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, Vectors, embed_with_cache, get_embedder
 from index.lexical import LEXICAL_SETTINGS
-from index.store import FAISS_KINDS, FORMAT_VERSION, IndexMismatch, StoreError, read_manifest, write_version
+from index.store import (
+    FAISS_KINDS,
+    FORMAT_VERSION,
+    IndexMismatch,
+    StoreError,
+    prune_versions,
+    read_manifest,
+    write_version,
+)
 from index.types import Chunk, Document, IndexReport, SkippedFile
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -91,6 +99,7 @@ def build_index(
     settings = settings or ChunkerSettings()
     stages: dict[str, float] = {"model": time.perf_counter() - t0}
     with _locked(out):
+        _clean_leftovers(out)
         old = None if rebuild else read_manifest(out)
         reason = _reuse_blocker(old, emb, settings, src, out, replace)
         previous = _previous_chunks(out) if old and not reason else {}
@@ -132,6 +141,12 @@ def build_index(
         stage_seconds=stages,
         full_rebuild_reason=reason if old else "",
     )
+
+
+def _clean_leftovers(out: Path) -> None:
+    """Partial versions of a crashed build; safe while holding the lock."""
+    link = out / "current"
+    prune_versions(out, keep=(os.readlink(link),) if link.is_symlink() else ())
 
 
 def _embed(emb: Embedder, chunks: list[Chunk], out: Path, progress: Progress | None) -> tuple[Vectors, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,9 +38,30 @@ def source_label(number: int, hit: Hit) -> str:
     return f"Source [{number}] ({chunk.title or chunk.path}{page}):"
 
 
+# Sentences that address an AI model rather than a reader: the usual shapes of prompt injection.
+_INJECTION = re.compile(
+    r"[^.!?\n]*(?:ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier|your) (?:instructions|rules|prompts?)"
+    r"|disregard (?:all |any )?(?:the )?(?:previous|prior|above|your) |instructions? (?:to|for) (?:the )?(?:ai|assistant|model|llm)"
+    r"|(?:ai|assistant|language model|chatbot),? (?:you must|must|should) |reply only with|respond only with"
+    r"|system prompt|you are now )[^.!?\n]*[.!?]?",
+    re.I,
+)
+INJECTION_NOTE = "[a sentence addressed to AI assistants was removed]"
+
+
+def neutralize(text: str) -> str:
+    """The passage with sentences that give the model orders replaced by a note.
+
+    The prompt already says documents are data, but a small model obeys a well-placed
+    order anyway; what it never sees it cannot obey. Citations still use the full chunk.
+    """
+    return _INJECTION.sub(INJECTION_NOTE, text)
+
+
 def format_source(number: int, hit: Hit, text: str | None = None) -> str:
     # Fences make the end of a planted instruction unambiguous to the model.
-    return f"{source_label(number, hit)}\n<<<\n{hit.chunk.text if text is None else text}\n>>>"
+    body = neutralize(hit.chunk.text if text is None else text)
+    return f"{source_label(number, hit)}\n<<<\n{body}\n>>>"
 
 
 def focus_window(text: str, focus: str, max_tokens: int, count: TokenCounter) -> str:
