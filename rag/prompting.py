@@ -41,7 +41,8 @@ def source_label(number: int, hit: Hit) -> str:
 # Sentences that address an AI model rather than a reader: the usual shapes of prompt injection.
 _INJECTION = re.compile(
     r"[^.!?\n]*(?:ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier|your) (?:instructions|rules|prompts?)"
-    r"|disregard (?:all |any )?(?:the )?(?:previous|prior|above|your) |instructions? (?:to|for) (?:the )?(?:ai|assistant|model|llm)"
+    r"|disregard (?:all |any )?(?:the )?(?:previous|prior|above|your) "
+    r"|instructions? (?:to|for) (?:the )?(?:ai|assistant|model|llm)"
     r"|(?:ai|assistant|language model|chatbot),? (?:you must|must|should) |reply only with|respond only with"
     r"|system prompt|you are now )[^.!?\n]*[.!?]?",
     re.I,
