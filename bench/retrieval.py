@@ -9,9 +9,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench.common import SHARED, percentile, scifact_index
+from bench.common import SHARED, scifact_index
 from eval.beir import load_qrels, load_queries
-from eval.metrics import RETRIEVAL_METRICS
+from eval.metrics import RETRIEVAL_METRICS, percentile
 from eval.retrieval import DEFAULT_HITS, RetrievalEval, evaluate_retrieval
 from index.embedding import Embedder, Vectors, get_embedder
 from index.store import IndexStore
