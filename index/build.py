@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,9 @@ from index.store import (
     FORMAT_VERSION,
     IndexMismatch,
     StoreError,
+    current_version,
     prune_versions,
+    read_chunks,
     read_manifest,
     write_version,
 )
@@ -58,16 +59,10 @@ def _fingerprint(doc: Document) -> str:
 
 
 def _previous_chunks(index_dir: Path) -> dict[str, list[Chunk]]:
-    from index.store import current_version
-
     version = current_version(index_dir)
     by_doc: dict[str, list[Chunk]] = {}
-    if version is None:
-        return by_doc
-    with open(version / "chunks.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            chunk = Chunk(**json.loads(line))
-            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    for chunk in read_chunks(version / "chunks.jsonl") if version else []:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
     return by_doc
 
 

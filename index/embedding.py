@@ -60,7 +60,7 @@ class SentenceTransformerEmbedder:
                 f"The model in {path} does not report an embedding dimension; is it a sentence-transformers model?"
             )
         self.dim = int(dim)
-        self.max_tokens = int(self._model.max_seq_length or 256)
+        self.max_tokens = int(self._model.max_seq_length or self._model.tokenizer.model_max_length)
         self._tokenizer = self._model.tokenizer
 
     def count_tokens(self, text: str) -> int:

@@ -157,7 +157,7 @@ class IndexStore:
         self.index_dir = index_dir
         self.version = version.name
         self.manifest = manifest
-        self.chunks: list[Chunk] = _read_chunks(version / "chunks.jsonl")
+        self.chunks: list[Chunk] = read_chunks(version / "chunks.jsonl")
         self._faiss = _faiss().read_index(str(version / "vectors.faiss"))
         if manifest["faiss"]["kind"] == "hnsw":
             self._faiss.hnsw.efSearch = int(manifest["faiss"].get("ef_search", 128))
@@ -211,6 +211,6 @@ class IndexStore:
         return np.asarray(self._faiss.reconstruct_n(0, n), dtype=np.float32).reshape(n, self.dim)
 
 
-def _read_chunks(path: Path) -> list[Chunk]:
+def read_chunks(path: Path) -> list[Chunk]:
     with open(path, encoding="utf-8") as fh:
         return [Chunk(**json.loads(line)) for line in fh if line.strip()]

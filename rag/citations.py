@@ -166,8 +166,8 @@ class CitationChecker:
 
     def support_matrix(
         self, sentences: Sequence[str], hits: Sequence[Hit], question: str = ""
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(combined support, semantic similarity), shape [sentences, hits]."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(combined support, lexical support, semantic similarity), each [sentences, hits]."""
         lexical = np.array(
             [[lexical_support(s, h.chunk.text, question) for h in hits] for s in sentences], dtype=np.float32
         )
@@ -176,13 +176,13 @@ class CitationChecker:
             vectors = self._embed([strip_markers(s) for s in sentences] + [h.chunk.text for h in hits])
             semantic = np.clip(vectors[: len(sentences)] @ vectors[len(sentences) :].T, 0.0, 1.0)
         combined = _LEXICAL_WEIGHT * lexical + (1 - _LEXICAL_WEIGHT) * semantic
-        return combined.reshape(len(sentences), len(hits)), semantic.reshape(len(sentences), len(hits))
+        shape = (len(sentences), len(hits))
+        return combined.reshape(shape), lexical.reshape(shape), semantic.reshape(shape)
 
     def check(self, answer: str, hits: Sequence[Hit], question: str = "") -> CheckedText:
         """`question`, when given, keeps a sentence that merely restates it from counting as supported."""
         sentences = split_sentences(answer)
-        support, semantic = self.support_matrix(sentences, hits, question)
-        lexical = (support - (1 - _LEXICAL_WEIGHT) * semantic) / _LEXICAL_WEIGHT
+        support, lexical, semantic = self.support_matrix(sentences, hits, question)
         citations: list[Citation] = []
         unsupported: list[str] = []
         rebuilt: list[str] = []
