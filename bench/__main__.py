@@ -13,7 +13,7 @@ import time
 
 from bench.common import ROOT, machine
 
-SECTIONS = ["indexing", "retrieval"]
+SECTIONS = ["indexing", "retrieval", "scale", "answering", "llamaindex"]
 DOC = ROOT / "docs" / "benchmarks.md"
 _MARK = re.compile(r"<!-- section:(\w+) -->\n(.*?)<!-- /section -->\n", re.S)
 

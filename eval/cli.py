@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eval.run_cli import add_compare, add_run, run_compare, run_run
+
 if TYPE_CHECKING:
     from index.store import IndexStore
 
@@ -99,9 +101,11 @@ def _build_or_reuse(corpus: str, index_dir: Path, embedder: str, quiet: bool) ->
     build_index(corpus, index_dir, embedder=embedder, progress=progress)
 
 
-# name -> (add its arguments, run it, one-line help); a later `eval run` is one more entry.
+# name -> (add its arguments, run it, one-line help)
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {
     "retrieval": (_add_retrieval, _run_retrieval, "score a retriever on BEIR queries and qrels (nDCG, recall, MRR)"),
+    "run": (add_run, run_run, "answer a question set through ask() and score retrieval, answers, citations, cost"),
+    "compare": (add_compare, run_compare, "compare two runs: metric deltas with paired CIs, flipped questions"),
 }
 
 

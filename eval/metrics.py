@@ -29,6 +29,11 @@ def recall_at_k(ranking: Sequence[str], relevance: Relevance, k: int) -> float:
     return len(relevant.intersection(ranking[:k])) / len(relevant)
 
 
+def hit_at_k(ranking: Sequence[str], relevance: Relevance, k: int) -> float:
+    """1.0 when any relevant document is in the top k."""
+    return float(any(relevance.get(doc, 0) > 0 for doc in ranking[:k]))
+
+
 def mrr_at_k(ranking: Sequence[str], relevance: Relevance, k: int = 10) -> float:
     """Reciprocal rank of the first relevant document in the top k (0 if none)."""
     for rank, doc in enumerate(ranking[:k], start=1):

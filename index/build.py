@@ -6,7 +6,7 @@ import fcntl
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,16 +72,19 @@ def build_index(
     *,
     embedder: Embedder | str | None = None,
     settings: ChunkerSettings | None = None,
-    faiss_kind: str = "flat",
+    faiss_kind: str = "auto",
     rebuild: bool = False,
     replace: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: Progress | None = None,
+    extra_roots: Sequence[str | Path] | None = None,
 ) -> IndexReport:
     """Mirror `source` (a folder or one file) into `index_dir`, incrementally.
 
     Unchanged documents keep their chunks; only new text is embedded (cache by model
     and text hash). The new version becomes visible only once completely written.
+    `extra_roots` are more folders mirrored beside `source` (e.g. a chat's uploads), their
+    document ids prefixed with the folder's name; None keeps the ones the index records.
     """
     started = time.perf_counter()
     src, out = Path(source).resolve(), Path(index_dir)
@@ -95,19 +98,22 @@ def build_index(
     stages: dict[str, float] = {"model": time.perf_counter() - t0}
     with _locked(out):
         _clean_leftovers(out)
+        roots = _extra_roots(extra_roots, read_manifest(out))
         old = None if rebuild else read_manifest(out)
         reason = _reuse_blocker(old, emb, settings, src, out, replace)
         previous = _previous_chunks(out) if old and not reason else {}
         chunker = Chunker(settings, limit_counter=emb.count_tokens, limit=emb.max_tokens)
-        plan = _plan(src, old if not reason else None, previous, chunker, max_file_bytes, stages, progress)
+        sources = [(src, src), *((r, r.parent) for r in roots)]
+        plan = _plan(sources, old if not reason else None, previous, chunker, max_file_bytes, stages, progress)
         removed = sorted(set(old["documents"]) - set(plan.documents)) if old and not reason else []
         nothing_changed = (
             bool(old)
             and not reason
             and not (plan.added or plan.updated or removed)
             and (
-                plan.files == old["files"] and old["faiss"]["kind"] == faiss_kind  # type: ignore[index]
+                plan.files == old["files"] and _faiss_requested(old) == faiss_kind  # type: ignore[index, arg-type]
             )
+            and old.get("extra_roots", []) == [str(r) for r in roots]  # type: ignore[union-attr]
         )
         if nothing_changed:
             # The current version already is this index: writing a copy would only cost time.
@@ -118,6 +124,7 @@ def build_index(
             stages["embed"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             manifest = _manifest(emb, settings, faiss_kind, src, plan)
+            manifest["extra_roots"] = [str(r) for r in roots]
             version = write_version(out, plan.chunks, vectors, manifest, faiss_kind)
             stages["write"] = time.perf_counter() - t0
     return IndexReport(
@@ -136,6 +143,12 @@ def build_index(
         stage_seconds=stages,
         full_rebuild_reason=reason if old else "",
     )
+
+
+def _faiss_requested(manifest: dict[str, Any]) -> str:
+    """The --faiss choice a version was built with ("auto" resolves to flat or ivf by size)."""
+    faiss: dict[str, Any] = manifest["faiss"]
+    return str(faiss.get("requested", faiss["kind"]))
 
 
 def _clean_leftovers(out: Path) -> None:
@@ -186,8 +199,37 @@ def _reuse_blocker(
     return ""
 
 
+def _extra_roots(given: Sequence[str | Path] | None, recorded: dict[str, Any] | None) -> list[Path]:
+    """Extra folders to mirror: the given ones, else those recorded; a vanished folder's documents go."""
+    names = given if given is not None else (recorded or {}).get("extra_roots", [])
+    roots = list(dict.fromkeys(Path(r).resolve() for r in names))
+    return [r for r in roots if r.is_dir()]
+
+
+def add_root(
+    index_dir: str | Path, root: str | Path, *, embedder: Embedder | None = None, progress: Progress | None = None
+) -> IndexReport:
+    """Mirror `root` too, keeping the index's source and settings (an absent index gets `root` as its source)."""
+    out, folder = Path(index_dir), Path(root).resolve()
+    old = read_manifest(out)
+    if old is None:
+        return build_index(folder, out, embedder=embedder, progress=progress)
+    roots = [Path(r) for r in old.get("extra_roots", [])]
+    if folder != Path(old["source"]) and folder not in roots:
+        roots.append(folder)
+    return build_index(
+        old["source"],
+        out,
+        embedder=embedder or old["embedder"]["name"],
+        settings=ChunkerSettings(**old["chunker"]),
+        faiss_kind=_faiss_requested(old),
+        progress=progress,
+        extra_roots=roots,
+    )
+
+
 def _plan(
-    src: Path,
+    sources: Sequence[tuple[Path, Path]],
     old: dict[str, Any] | None,
     previous: dict[str, list[Chunk]],
     chunker: Chunker,
@@ -198,17 +240,18 @@ def _plan(
     plan = _Plan()
     old_files: dict[str, Any] = old["files"] if old else {}
     old_docs: dict[str, Any] = old["documents"] if old else {}
-    files = list(iter_files(src))
+    # (file, the root its id is relative to): an extra root's ids start with its folder name.
+    files = [(path, base) for folder, base in sources for path in iter_files(folder)]
     load_s = chunk_s = 0.0
-    for n, path in enumerate(files, start=1):
-        rel = relative_id(path, src)
+    for n, (path, base) in enumerate(files, start=1):
+        rel = relative_id(path, base)
         stat = path.stat()
         seen = old_files.get(rel)
         same_stat = seen is not None and (seen["size"], seen["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns)
         if seen is not None and same_stat and _reuse_file(plan, rel, seen, old_docs, previous):
             continue
         t0 = time.perf_counter()
-        loaded = load_file(path, src, max_file_bytes)
+        loaded = load_file(path, base, max_file_bytes)
         load_s += time.perf_counter() - t0
         plan.skipped.extend(loaded.skipped)
         doc_ids = []

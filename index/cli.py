@@ -22,7 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedder", default="minilm", help="embedder name or local model folder (%(default)s)")
     parser.add_argument("--chunk-tokens", type=int, default=200, help="target chunk size in tokens")
     parser.add_argument("--overlap-tokens", type=int, default=40, help="tokens shared by neighbouring chunks")
-    parser.add_argument("--faiss", choices=("flat", "hnsw"), default="flat", help="exact (flat) or HNSW search")
+    parser.add_argument(
+        "--faiss",
+        choices=("auto", "flat", "ivf", "hnsw"),
+        default="auto",
+        help="vector index: exact (flat), IVF or HNSW; auto = flat up to 50,000 chunks, IVF above",
+    )
     parser.add_argument("--rebuild", action="store_true", help="ignore the existing index and re-embed everything")
     parser.add_argument("--replace", action="store_true", help="let PATH replace the source the index mirrors")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

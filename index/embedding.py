@@ -117,9 +117,23 @@ def _minilm() -> Embedder:
     return SentenceTransformerEmbedder(minilm_path(), name="all-MiniLM-L6-v2")
 
 
+def _minilm_onnx(int8: bool) -> Callable[[], Embedder]:
+    def load() -> Embedder:
+        from index.onnx_embedding import OnnxEmbedder
+
+        # Its own name: the embedding cache and manifests are keyed by it, so these vectors never mix with torch's.
+        return OnnxEmbedder(minilm_path(), name="all-MiniLM-L6-v2-onnx" + ("-int8" if int8 else ""), int8=int8)
+
+    return load
+
+
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {
     "minilm": _minilm,
     "all-MiniLM-L6-v2": _minilm,
+    "minilm-onnx-int8": _minilm_onnx(int8=True),
+    "all-MiniLM-L6-v2-onnx-int8": _minilm_onnx(int8=True),
+    "minilm-onnx": _minilm_onnx(int8=False),
+    "all-MiniLM-L6-v2-onnx": _minilm_onnx(int8=False),
     "hash": HashEmbedder,
 }
 _LOADED: dict[str, Embedder] = {}

@@ -122,10 +122,34 @@ def _stemmer() -> Callable[[str], str]:
     return stem
 
 
+# Units written out or abbreviated: "440km" and "440 kilometres" must support each other.
+_UNITS = {
+    "kilometre": "km",
+    "kilometres": "km",
+    "kilometer": "km",
+    "kilometers": "km",
+    "metre": "m",
+    "metres": "m",
+    "meter": "m",
+    "meters": "m",
+    "mile": "mi",
+    "miles": "mi",
+    "percent": "%",
+    "percentage": "%",
+    "pct": "%",
+}
+_NUMBER_UNIT = re.compile(r"(\d)([^\W\d_]+)|(\d)\s*%")
+
+
+def _split_unit(match: re.Match[str]) -> str:
+    return f"{match[1]} {match[2]}" if match[1] else f"{match[3]} percent"
+
+
 def content_terms(text: str) -> set[str]:
     stem, stop = _stemmer(), STOPWORDS
+    text = _NUMBER_UNIT.sub(_split_unit, text.replace("per cent", "percent"))
     words = (w.lower().replace("’", "'") for w in _WORD.findall(text))
-    return {stem(w) for w in words if w not in stop and (len(w) > 1 or w.isdigit())}
+    return {_UNITS.get(w) or stem(w) for w in words if w not in stop and (len(w) > 1 or w.isdigit())}
 
 
 def lexical_support(sentence: str, passage: str, question: str = "") -> float:

@@ -14,7 +14,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("index.cli", "build or update an index of a folder of documents"),
     "ask": ("rag.ask_cli", "answer one question from an index, with cited passages"),
-    "eval": ("eval.cli", "evaluate retrieval (and later answers) against judged data sets"),
+    "eval": ("eval.cli", "evaluate retrieval and answers against question sets; compare runs"),
+    "chat": ("ui.cli", "open the chat in the browser (127.0.0.1 by default)"),
 }
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from rag.citations import content_terms
 from rag.llm.base import LLMBackend, LLMError, Message
+from rag.stopwords import STOPWORDS
 
 if TYPE_CHECKING:
     from rag.answer import Answer
@@ -74,9 +75,29 @@ def carried_terms(question: str, previous: str) -> list[str]:
     return [w for w in words if content_terms(w) and not content_terms(w) <= mine]
 
 
-def keyword_rewrite(question: str, history: Sequence[str]) -> str:
-    """The fallback: carry the previous question's key terms into this one."""
+_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+
+
+def answer_names(answer: str, question: str) -> list[str]:
+    """Capitalised names in the previous answer: what "he" or "it" points at.
+
+    A capitalised stop word ("The", "He") only starts a sentence, so it is dropped.
+    """
+    mine = content_terms(question)
+    found = (m.group(0).split(maxsplit=1) for m in _NAME.finditer(answer.split("\n")[0]))
+    names = [" ".join(p[1:] if p[0].lower() in STOPWORDS else p) for p in found]
+    return [n for n in dict.fromkeys(names) if n and content_terms(n) and not content_terms(n) <= mine]
+
+
+def keyword_rewrite(question: str, history: Sequence[str], answers: Sequence[str] = ()) -> str:
+    """Carry the previous question's key terms, and the names its answer gave, into this one.
+
+    The cheap rewrite: no model call, so a follow-up costs no more time to first token.
+    """
     carried = carried_terms(question, history[-1])
+    if len(answers) >= len(history) and answers[len(history) - 1]:
+        seen = content_terms(" ".join([question, *carried]))
+        carried += [n for n in answer_names(answers[len(history) - 1], question) if not content_terms(n) <= seen]
     return f"{question} {' '.join(carried)}" if carried else question
 
 
@@ -89,7 +110,7 @@ def rewrite_query(
     """
     if not history or not needs_context(question):
         return question
-    fallback = keyword_rewrite(question, history)
+    fallback = keyword_rewrite(question, history, answers)
     if backend is None:
         return fallback
     lines = []

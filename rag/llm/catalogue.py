@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rag.llm.base import LLMUnavailable, ModelIntegrityError
 
-DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 

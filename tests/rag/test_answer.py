@@ -90,7 +90,7 @@ def test_prompt_numbers_sources_and_fits_the_context(index_dir: Path) -> None:
 
 def test_follow_up_is_rewritten_before_retrieval(index_dir: Path) -> None:
     replies = ["Which regions does Marc Champion cover?", "Europe, Russia and the Middle East [1]."]
-    a = assistant(index_dir, replies)
+    a = assistant(index_dir, replies, rewrite="llm")
     answer = a.ask("Which regions does he cover?", history=["Who is the columnist Marc Champion?"])
     assert "Marc Champion" in answer.query
     assert answer.sources[0].chunk.doc_id == "author.txt"
@@ -98,7 +98,7 @@ def test_follow_up_is_rewritten_before_retrieval(index_dir: Path) -> None:
 
 
 def test_weak_rewrite_falls_back_to_carried_terms(index_dir: Path) -> None:
-    a = assistant(index_dir, ["he", "Anchorage, Alaska [1]."])
+    a = assistant(index_dir, ["he", "Anchorage, Alaska [1]."], rewrite="llm")
     answer = a.ask("Where was it?", history=["Where did the Putin summit take place?"])
     assert answer.query == keyword_rewrite("Where was it?", ["Where did the Putin summit take place?"])
     assert "Putin" in answer.query and "summit" in answer.query
@@ -142,3 +142,27 @@ def test_orders_addressed_to_the_model_never_reach_it() -> None:
     assert "Blorptown" in shown and INJECTION_NOTE in shown
     assert "PWNED" not in shown and "ignore all previous" not in shown
     assert prompt.sources[0].chunk.text == text, "citations still point at the full passage"
+
+
+def test_keyword_rewrite_carries_names_from_the_previous_answer(index_dir: Path) -> None:
+    """The default rewrite makes no model call: the script holds the answer only."""
+    a = assistant(index_dir, ["Marc Champion is the columnist [1].", "Europe, Russia and the Middle East [1]."])
+    convo = Conversation()
+    first = "Who is the columnist?"
+    convo.add(first, a.ask(first))
+    answer = a.ask("Which regions does he cover?", history=convo)
+    assert answer.query.endswith("Marc Champion")
+    assert answer.sources[0].chunk.doc_id == "author.txt"
+    assert len(a.backend.calls) == 2  # type: ignore[attr-defined]
+
+
+def test_unknown_rewrite_is_refused_with_the_choices(index_dir: Path) -> None:
+    with pytest.raises(ValueError, match="llm, keywords"):
+        assistant(index_dir, "x", rewrite="magic")
+
+
+def test_evidence_gate_looks_past_the_prompt_sources(index_dir: Path) -> None:
+    """top_k=1 shows one passage, but the gate scores the same six as when calibrated."""
+    a = Assistant(index_dir, backend=ScriptedBackend("Anchorage, Alaska [1]."), top_k=1, min_evidence=0.0)
+    answer = a.ask("Where did the summit take place?")
+    assert len(answer.sources) == 1 and not answer.refused

@@ -83,3 +83,20 @@ def test_markers_pointing_nowhere_are_dropped() -> None:
 def test_threshold_is_validated() -> None:
     with pytest.raises(ValueError, match=r"threshold=1\.5"):
         CitationChecker(threshold=1.5)
+
+
+@pytest.mark.parametrize(
+    ("claim", "passage"),
+    [
+        ("The factory is about 440 kilometers east of Moscow.", "The factory lies about 440km east of Moscow."),
+        ("It is 440km away.", "It is 440 kilometres away."),
+        ("Fossil fuels made up 87% of supply.", "Fossil fuels made up 87 percent of supply."),
+        ("Fossil fuels made up 87 per cent of supply.", "Fossil fuels made up 87% of supply."),
+    ],
+)
+def test_numbers_with_units_support_each_other_however_written(claim: str, passage: str) -> None:
+    assert lexical_support(claim, passage) == 1.0
+
+
+def test_a_different_number_is_not_support() -> None:
+    assert lexical_support("It is 450km away.", "It is 440 kilometres away.") < 1.0

@@ -60,21 +60,25 @@ def test_instructions_planted_in_a_document_are_not_obeyed(planted: Assistant) -
     assert answer.citations and answer.citations[0].chunk.path == "notice.txt"
 
 
-@pytest.mark.parametrize("qid", ["dev-02", "dev-12", "dev-16"])
-def test_answer_is_right_and_cites_the_evidence(assistant: Assistant, qid: str) -> None:
-    row = dev(qid)
+def dev_rows() -> list[dict[str, Any]]:
+    if not NEWS_DEV.exists():
+        return []
+    return [json.loads(line) for line in NEWS_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("row", dev_rows(), ids=lambda row: str(row["id"]))
+def test_every_dev_question(assistant: Assistant, row: dict[str, Any]) -> None:
+    """The acceptance bar of the reference corpus: answerable questions are answered with a
+    citation whose passage holds the evidence; the others are declined, closest passages shown."""
     answer = assistant.ask(row["question"], history=row.get("history"))
-    assert not answer.refused, answer.raw_text
-    assert any(g.lower() in answer.text.lower() for g in row["answers"]), answer.text
+    if not row["answerable"]:
+        assert answer.refused and answer.text == REFUSAL, answer.text
+        assert answer.sources, "the closest passages are still shown"
+        return
+    assert not answer.refused, f"{answer.refusal_reason}: {answer.raw_text}"
     quotes = [squash(e["quote"]) for e in row["evidence"]]
-    assert any(q in squash(c.chunk.text) for c in answer.citations for q in quotes)
+    assert any(q in squash(c.chunk.text) for c in answer.citations for q in quotes), answer.text
     assert answer.timings.first_token > 0 and answer.usage.answer_tokens > 0
-
-
-def test_question_outside_the_corpus_is_declined(assistant: Assistant) -> None:
-    answer = assistant.ask(dev("dev-19")["question"])
-    assert answer.refused and answer.text == REFUSAL
-    assert answer.sources, "the closest passages are still shown"
 
 
 def test_streamed_answer_matches_the_final_answer(assistant: Assistant) -> None:

@@ -1,0 +1,76 @@
+"""Answer latency: time to first token and total time of `Assistant.ask()`, and where it goes."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+
+from bench.common import SHARED, WORK
+from eval.metrics import percentile
+from index.build import build_index
+from rag.answer import Answer, Assistant
+
+NEWS = SHARED / "corpus" / "news"
+QUESTIONS = SHARED / "eval" / "news_dev.jsonl"
+
+# Each step as Answer.timings reports it. Prompt evaluation is what lies between retrieval and the
+# first streamed token; generation is the rest of the model's time.
+STEPS: dict[str, Callable[[Answer], float]] = {
+    "rewrite": lambda a: a.timings.rewrite,
+    "retrieve": lambda a: a.timings.retrieve,
+    "prompt eval (to first token)": lambda a: a.timings.first_token - a.timings.rewrite - a.timings.retrieve,
+    "generate (after first token)": lambda a: (
+        a.timings.generate - (a.timings.first_token - a.timings.rewrite - a.timings.retrieve)
+    ),
+    "check citations": lambda a: a.timings.check,
+    "total": lambda a: a.timings.total,
+}
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def run() -> str:
+    questions = [json.loads(line) for line in QUESTIONS.read_text("utf-8").splitlines() if line.strip()]
+    index = WORK / "news-minilm"
+    build_index(NEWS, index, embedder="minilm")
+    assistant = Assistant(index)
+    assistant.ask(questions[0]["question"])  # loads the model outside every clock
+    answers = [assistant.ask(q["question"]) for q in questions]
+    streamed = [a for a in answers if not a.refused and a.timings.first_token > 0]
+    first = [a.timings.first_token for a in streamed]
+    totals = [a.timings.total for a in answers]
+    rows = [
+        f"| {name} | {_median([step(a) for a in streamed]):.2f} | {percentile([step(a) for a in streamed], 0.95):.2f} |"
+        for name, step in STEPS.items()
+    ]
+    prompt_tokens = _median([float(a.usage.prompt_tokens) for a in streamed])
+    answer_tokens = _median([float(a.usage.answer_tokens) for a in streamed])
+    gen = [a.usage.answer_tokens / max(STEPS["generate (after first token)"](a), 1e-6) for a in streamed]
+    prefill = [a.usage.prompt_tokens / max(STEPS["prompt eval (to first token)"](a), 1e-6) for a in streamed]
+    backend = getattr(assistant.backend, "name", type(assistant.backend).__name__)
+    return "\n".join(
+        [
+            "## Answering (reference corpus)",
+            "",
+            f"`Assistant.ask()` on the {len(questions)} questions of news_dev.jsonl against the reference "
+            f"corpus, default settings and default local model ({backend}), 2 threads, one question "
+            f"at a time after one untimed warm-up. {len(streamed)} answers streamed text; "
+            f"{len(answers) - len(streamed)} were refused before generation or streamed nothing.",
+            "",
+            f"Time to first token: p50 **{_median(first):.2f} s**, p95 {percentile(first, 0.95):.2f} s. Total "
+            f"(all {len(answers)} questions): p50 {_median(totals):.2f} s, p95 {percentile(totals, 0.95):.2f} s.",
+            "",
+            "Where the time goes, for the answers that streamed text (seconds):",
+            "",
+            "| step | p50 | p95 |",
+            "|---|---:|---:|",
+            *rows,
+            "",
+            f"Median prompt {prompt_tokens:.0f} tokens and answer {answer_tokens:.0f} tokens; prompt evaluation "
+            f"runs at a median {_median(prefill):.0f} tokens/s and generation at {_median(gen):.1f} tokens/s. "
+            "The prompt is the main lever on time to first token.",
+        ]
+    )

