@@ -10,6 +10,7 @@ from bench.common import SHARED, WORK
 from eval.metrics import percentile
 from index.build import build_index
 from rag.answer import Answer, Assistant
+from rag.llm import LLMBackend
 
 NEWS = SHARED / "corpus" / "news"
 QUESTIONS = SHARED / "eval" / "news_dev.jsonl"
@@ -32,11 +33,12 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def run() -> str:
+def run(backend: LLMBackend | None = None) -> str:
+    """`backend` None is the default local model; a scripted one checks this code quickly."""
     questions = [json.loads(line) for line in QUESTIONS.read_text("utf-8").splitlines() if line.strip()]
     index = WORK / "news-minilm"
     build_index(NEWS, index, embedder="minilm")
-    assistant = Assistant(index)
+    assistant = Assistant(index, backend=backend)
     assistant.ask(questions[0]["question"])  # loads the model outside every clock
     answers = [assistant.ask(q["question"]) for q in questions]
     streamed = [a for a in answers if not a.refused and a.timings.first_token > 0]

@@ -196,6 +196,7 @@ def latency_figure(records: Sequence[QuestionRecord]) -> Any:
             ax.hist(times, bins=bins, alpha=0.6, color=colour, label=f"{step.replace('_', ' ')} (n={len(times)})")
     ax.set_xlabel("seconds per question")
     ax.set_ylabel("questions")
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend()
     ax.set_title("Latency per question")
     fig.tight_layout()

@@ -213,7 +213,7 @@ class _Clock:
 
 
 _LABEL_ECHO = re.compile(
-    r"^\s*(?:Source\s*)?(?:\[\d+\]\s*)?\([^)\n]{0,200}\)\s*:\s*|^\s*Source\s*\[\d+\]\s*:?\s*", re.I
+    r"^\s*(?:Source\s*)?(?:\[\d+\]\s*)?\([^)\n]{0,200}\)\s*:\s*|^\s*(?:Source\s*)?\[\d+\]\s*:\s*", re.I
 )
 
 

@@ -167,6 +167,20 @@ def lexical_support(sentence: str, passage: str, question: str = "") -> float:
     return min(share, len(novel & found) / len(novel)) if novel else share
 
 
+_QUOTED = re.compile(r"[\"“”]([^\"“”]{2,300})[\"“”]")
+
+
+def _squash(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower().replace("’", "'")).split())
+
+
+def quotes_found(sentence: str, passage: str) -> bool:
+    """Whether every quotation in `sentence` appears word for word in `passage`."""
+    quotes = [_squash(q) for q in _QUOTED.findall(sentence)]
+    squashed = f" {_squash(passage)} "
+    return all(f" {q} " in squashed for q in quotes if q)
+
+
 def best_evidence(sentence: str, chunk: Chunk) -> tuple[int, int]:
     """Document offsets of the chunk sentence that shares most content words with `sentence`."""
     terms = content_terms(strip_markers(sentence))
@@ -200,6 +214,10 @@ class CitationChecker:
             vectors = self._embed([strip_markers(s) for s in sentences] + [h.chunk.text for h in hits])
             semantic = np.clip(vectors[: len(sentences)] @ vectors[len(sentences) :].T, 0.0, 1.0)
         combined = _LEXICAL_WEIGHT * lexical + (1 - _LEXICAL_WEIGHT) * semantic
+        # Words in quotation marks claim to be someone's exact words: a passage that does not
+        # hold them verbatim cannot support the sentence, however close the rest is.
+        quoted = np.array([[quotes_found(s, h.chunk.text) for h in hits] for s in sentences], dtype=np.float32)
+        combined = combined * quoted.reshape(combined.shape) if quoted.size else combined
         shape = (len(sentences), len(hits))
         return combined.reshape(shape), lexical.reshape(shape), semantic.reshape(shape)
 

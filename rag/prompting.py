@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from rag.citations import content_terms, sentence_spans
 from rag.llm.base import LLMBackend, Message
@@ -32,10 +33,16 @@ class Prompt:
 
 
 def source_label(number: int, hit: Hit) -> str:
-    # Small models copy whatever the label holds into the answer, so it stays short.
+    """`[n] (Title, page p):`, the title left out where it is only the file's name.
+
+    Small models copy whatever the label holds into the answer, and every token of it is
+    read before the first word of the answer appears, so it stays short.
+    """
     chunk = hit.chunk
-    page = f", page {chunk.page}" if chunk.page else ""
-    return f"Source [{number}] ({chunk.title or chunk.path}{page}):"
+    title = chunk.title if chunk.title and chunk.title != PurePosixPath(chunk.path).stem else ""
+    page = f"page {chunk.page}" if chunk.page else ""
+    about = ", ".join(part for part in (title, page) if part)
+    return f"[{number}] ({about}):" if about else f"[{number}]:"
 
 
 # Sentences that address an AI model rather than a reader: the usual shapes of prompt injection.
@@ -62,7 +69,7 @@ def neutralize(text: str) -> str:
 def format_source(number: int, hit: Hit, text: str | None = None) -> str:
     # Fences make the end of a planted instruction unambiguous to the model.
     body = neutralize(hit.chunk.text if text is None else text)
-    return f"{source_label(number, hit)}\n<<<\n{body}\n>>>"
+    return f"{source_label(number, hit)} <<<{body}>>>"
 
 
 def focus_window(text: str, focus: str, max_tokens: int, count: TokenCounter) -> str:

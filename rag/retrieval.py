@@ -11,14 +11,14 @@ from __future__ import annotations
 import fnmatch
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, overload, runtime_checkable
 
 from index.embedding import Embedder, Vectors, get_embedder
 from index.store import IndexStore
-from index.types import SearchResult
+from index.types import Chunk, SearchResult
 from rag.ranking import collapse_duplicates, fuse, mmr
 from rag.rerank import Reranker
 from rag.types import Hit
@@ -164,7 +164,6 @@ class StoreRetriever(ABC):
         self.store = store
         self.reranker = reranker
         self.embedder = self._check_embedder(embedder) if self.uses_embedder else embedder
-        self._vectors: Vectors | None = None
         self._allowed: dict[tuple[str, ...], frozenset[int]] = {}
 
     def _check_embedder(self, embedder: Embedder | None) -> Embedder:
@@ -242,16 +241,14 @@ class StoreRetriever(ABC):
         assert self.embedder is not None  # set in __init__ whenever uses_embedder
         return self.embedder.encode([query], batch_size=1)
 
-    def vectors(self) -> Vectors:
-        """Stored vectors, read once on first use (MMR and near-duplicate checks need them)."""
-        if self._vectors is None:
-            self._vectors = self.store.vectors()
-        return self._vectors
-
     def _collapse(self, pool: list[_Candidate], threshold: float, needed: int | None) -> list[_Candidate]:
-        """Near-duplicates dropped; past the first `needed` distinct hits the pool is cut."""
-        chunks = [self.store.chunks[c.row] for c in pool]
-        vectors = self.vectors()[[c.row for c in pool]] if threshold < 1.0 and pool else None
+        """Near-duplicates dropped; past the first `needed` distinct hits the pool is cut.
+
+        Only the pool's own vectors are read, and chunk records only as far as the scan goes:
+        at a million chunks, all vectors are 1.5 GB and parsing 200 records is most of a query.
+        """
+        chunks = _LazyChunks(self.store, [c.row for c in pool])
+        vectors = self.store.vectors([c.row for c in pool]) if threshold < 1.0 and pool else None
         return [pool[i] for i in collapse_duplicates(chunks, vectors, threshold, needed)]
 
     def _rerank(self, query: str, pool: list[_Candidate], depth: int) -> list[_Candidate]:
@@ -266,7 +263,7 @@ class StoreRetriever(ABC):
         return reranked + tail
 
     def _diversify(self, pool: list[_Candidate], k: int, lambda_: float) -> list[_Candidate]:
-        vectors = self.vectors()[[c.row for c in pool]]
+        vectors = self.store.vectors([c.row for c in pool])
         picked = mmr([c.score for c in pool], vectors, k, lambda_)
         return [_Candidate(pool[i].row, value, {**pool[i].scores, "mmr": value}) for i, value in picked]
 
@@ -321,3 +318,22 @@ def get_retriever(name: str, store: IndexStore, **options: Any) -> StoreRetrieve
     if name not in RETRIEVERS:
         raise ValueError(f"Unknown retriever '{name}'. Choose one of: {', '.join(RETRIEVERS)}")
     return RETRIEVERS[name](store, **options)
+
+
+class _LazyChunks(Sequence[Chunk]):
+    """The chunks of some store rows, each parsed when first asked for."""
+
+    def __init__(self, store: IndexStore, rows: list[int]) -> None:
+        self._store, self._rows = store, rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> Chunk: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Chunk]: ...
+    def __getitem__(self, i: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(i, slice):
+            return [self._store.chunks[r] for r in self._rows[i]]
+        return self._store.chunks[self._rows[i]]

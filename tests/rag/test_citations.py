@@ -100,3 +100,13 @@ def test_numbers_with_units_support_each_other_however_written(claim: str, passa
 
 def test_a_different_number_is_not_support() -> None:
     assert lexical_support("It is 450km away.", "It is 440 kilometres away.") < 1.0
+
+
+def test_a_quotation_the_passage_does_not_hold_is_unsupported() -> None:
+    hits = [hit(1, "Zelenskiy was kept out of the room. The US-Russia summit took place in Alaska.")]
+    checker = CitationChecker()
+    invented = checker.check('Zelenskiy said he was "disappointed" at the US-Russia summit in Alaska [1].', hits)
+    assert invented.supported_sentences == 0 and invented.citations == ()
+    hits = [hit(1, "RIA Novosti ran the headline “Kyiv is going to surrender.” A bit hyperbolic.")]
+    verbatim = checker.check('RIA Novosti claimed "Kyiv is going to surrender" [1].', hits)
+    assert verbatim.supported_sentences == 1
