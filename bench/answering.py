@@ -52,13 +52,13 @@ def run(backend: LLMBackend | None = None) -> str:
     answer_tokens = _median([float(a.usage.answer_tokens) for a in streamed])
     gen = [a.usage.answer_tokens / max(STEPS["generate (after first token)"](a), 1e-6) for a in streamed]
     prefill = [a.usage.prompt_tokens / max(STEPS["prompt eval (to first token)"](a), 1e-6) for a in streamed]
-    backend = getattr(assistant.backend, "name", type(assistant.backend).__name__)
+    model = str(getattr(assistant.backend, "name", "") or type(assistant.backend).__name__)
     return "\n".join(
         [
             "## Answering (reference corpus)",
             "",
             f"`Assistant.ask()` on the {len(questions)} questions of news_dev.jsonl against the reference "
-            f"corpus, default settings and default local model ({backend}), 2 threads, one question "
+            f"corpus, default settings and default local model ({model}), 2 threads, one question "
             f"at a time after one untimed warm-up. {len(streamed)} answers streamed text; "
             f"{len(answers) - len(streamed)} were refused before generation or streamed nothing.",
             "",
