@@ -186,6 +186,7 @@ def latency_figure(records: Sequence[QuestionRecord]) -> Any:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, 3.2))
     series = [(step, [r.timings[step] for r in records if r.timings.get(step)]) for step in ("first_token", "total")]
@@ -196,7 +197,7 @@ def latency_figure(records: Sequence[QuestionRecord]) -> Any:
             ax.hist(times, bins=bins, alpha=0.6, color=colour, label=f"{step.replace('_', ' ')} (n={len(times)})")
     ax.set_xlabel("seconds per question")
     ax.set_ylabel("questions")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     ax.set_title("Latency per question")
     fig.tight_layout()
