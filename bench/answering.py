@@ -41,7 +41,7 @@ def run(backend: LLMBackend | None = None) -> str:
     assistant = Assistant(index, backend=backend)
     assistant.ask(questions[0]["question"])  # loads the model outside every clock
     answers = [assistant.ask(q["question"]) for q in questions]
-    streamed = [a for a in answers if not a.refused and a.timings.first_token > 0]
+    streamed = [a for a in answers if a.timings.first_token > 0]  # refusals before generation have none
     first = [a.timings.first_token for a in streamed]
     totals = [a.timings.total for a in answers]
     rows = [
@@ -60,7 +60,8 @@ def run(backend: LLMBackend | None = None) -> str:
             f"`Assistant.ask()` on the {len(questions)} questions of news_dev.jsonl against the reference "
             f"corpus, default settings and default local model ({model}), 2 threads, one question "
             f"at a time after one untimed warm-up. {len(streamed)} answers streamed text; "
-            f"{len(answers) - len(streamed)} were refused before generation or streamed nothing.",
+            f"{len(answers) - len(streamed)} were refused before generation, "
+            f"{sum(a.refused for a in answers)} refused in all.",
             "",
             f"Time to first token: p50 **{_median(first):.2f} s**, p95 {percentile(first, 0.95):.2f} s. Total "
             f"(all {len(answers)} questions): p50 {_median(totals):.2f} s, p95 {percentile(totals, 0.95):.2f} s.",
