@@ -12,7 +12,11 @@ PYTEST_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# OpenBLAS misdetects AVX-512 EPYCs and falls back to a slow kernel; forcing SkylakeX on a CPU
+# without AVX-512 would be an illegal instruction, so only where the flags say so.
+ifneq ($(shell grep -m1 -ow avx512bw /proc/cpuinfo 2>/dev/null),)
 export OPENBLAS_CORETYPE := SkylakeX
+endif
 
 .PHONY: install chat index test lint bench clean
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from eval.metrics import percentile
-from index.store import FLAT_MAX_CHUNKS, IVF_NPROBE, faiss_settings
+from index.store import FLAT_MAX_CHUNKS, IVF_NPROBE, faiss_settings, openblas_hint
 
 GOAL_MS = 5.0
 
@@ -24,6 +24,7 @@ def _pp(values: Sequence[float]) -> str:
 
 def real_vectors(held_out: int = 200) -> str:
     """IVF recall@10 on SciFact's MiniLM chunk vectors: held-out chunks query the rest."""
+    openblas_hint()
     import faiss
 
     from bench.common import scifact_index

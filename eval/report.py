@@ -44,7 +44,7 @@ def cost_table(groups: Sequence[GroupSummary]) -> list[list[str]]:
     rows = [["Cost", *[g.name for g in groups]]]
     for step in TIMINGS:
         name = step.replace("_", " ")
-        rows.append([f"{name} p50 / p95 (s)", *[_p(g, step) for g in groups]])
+        rows.append([f"{name} mean / p50 / p95 (s)", *[_p(g, step) for g in groups]])
     rows.append(["prompt tokens (mean)", *[f"{g.cost.prompt_tokens:.0f}" for g in groups]])
     rows.append(["answer tokens (mean)", *[f"{g.cost.answer_tokens:.1f}" for g in groups]])
     rows.append(["tokens in all", *[f"{g.cost.total_tokens:,}" for g in groups]])
@@ -54,7 +54,9 @@ def cost_table(groups: Sequence[GroupSummary]) -> list[list[str]]:
 def _p(group: GroupSummary, step: str) -> str:
     if step not in group.cost.p50:
         return "–"
-    return f"{group.cost.p50[step]:.2f} / {group.cost.p95[step]:.2f}"
+    mean = group.cost.mean.get(step)
+    shown = "–" if mean is None else f"{mean:.2f}"
+    return f"{shown} / {group.cost.p50[step]:.2f} / {group.cost.p95[step]:.2f}"
 
 
 def worst(records: Sequence[QuestionRecord], n: int = WORST) -> list[QuestionRecord]:

@@ -76,8 +76,11 @@ def headline(out_dir: Path) -> str:
         shown = [f"{metric_label(m.key, summary.k)} {m.mean:.3f}" for m in group.metrics if m.mean is not None]
         lines.append(f"  {group.name} ({group.questions}): right {group.correct:.3f}; " + ", ".join(shown))
         cost = group.cost
-        if "total" in cost.p50:
-            lines.append(f"    total p50 {cost.p50['total']:.2f} s, p95 {cost.p95['total']:.2f} s")
+        for step in ("first_token", "total"):
+            if step in cost.p50:
+                mean = f"mean {cost.mean[step]:.2f} s, " if step in cost.mean else ""
+                p50, p95 = cost.p50[step], cost.p95[step]
+                lines.append(f"    {step.replace('_', ' ')}: {mean}p50 {p50:.2f} s, p95 {p95:.2f} s")
     return "\n".join(lines)
 
 

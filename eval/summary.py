@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,7 @@ class Cost:
     prompt_tokens: float  # mean per question that reached the model
     answer_tokens: float
     total_tokens: int
+    mean: Mapping[str, float] = field(default_factory=dict)  # absent from summaries written before it
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ def _cost(records: Sequence[QuestionRecord]) -> Cost:
         prompt_tokens=sum(r.prompt_tokens for r in used) / len(used) if used else 0.0,
         answer_tokens=sum(r.answer_tokens for r in used) / len(used) if used else 0.0,
         total_tokens=sum(r.prompt_tokens + r.answer_tokens for r in records),
+        mean={step: sum(v) / len(v) for step, v in timed.items() if v},
     )
 
 

@@ -57,9 +57,21 @@ class IndexMismatch(StoreError):
     pass
 
 
+def openblas_hint() -> None:
+    """Name OpenBLAS's AVX-512 kernel on AVX-512 CPUs it misdetects (a 5-8x slower fallback,
+    perf-notes.md). Only there: forced on a CPU without AVX-512 it is an illegal instruction."""
+    if "OPENBLAS_CORETYPE" in os.environ:
+        return
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return
+    if "avx512f" in flags.split() and "avx512bw" in flags.split():
+        os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
+
+
 def _faiss() -> Any:
-    # OpenBLAS misdetects this CPU family and picks a slow kernel (perf-notes.md).
-    os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+    openblas_hint()
     import faiss
 
     return faiss
