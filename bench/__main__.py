@@ -10,6 +10,7 @@ import importlib
 import re
 import sys
 import time
+import traceback
 
 from bench.common import ROOT, machine
 
@@ -25,23 +26,32 @@ def main(argv: list[str]) -> int:
         print(f"unknown section(s) {unknown}; choose from {SECTIONS}", file=sys.stderr)
         return 2
     old = dict(_MARK.findall(DOC.read_text("utf-8"))) if DOC.exists() else {}
-    texts = {}
+    texts, failed, minutes = {}, [], {}
+    started = time.perf_counter()
     for name in SECTIONS:
         if name in wanted:
             t0 = time.perf_counter()
             print(f"== {name}", flush=True)
-            texts[name] = importlib.import_module(f"bench.{name}").run().rstrip() + "\n"
-            print(f"   {time.perf_counter() - t0:.0f} s", flush=True)
+            try:
+                texts[name] = importlib.import_module(f"bench.{name}").run().rstrip() + "\n"
+            except Exception as exc:  # one broken section must not throw away the others' hour of work
+                traceback.print_exc()
+                failed.append(name)
+                texts[name] = f"_failed in this run: {type(exc).__name__}: {exc}_\n"
+            minutes[name] = (time.perf_counter() - t0) / 60
+            print(f"   {minutes[name] * 60:.0f} s", flush=True)
         else:
             texts[name] = old.get(name, "_not run yet_\n")
     body = "".join(f"<!-- section:{n} -->\n{texts[n]}<!-- /section -->\n\n" for n in SECTIONS)
+    took = ", ".join(f"{n} {m:.1f}" for n, m in minutes.items())
     DOC.write_text(
         "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); numbers are medians from one run "
-        "on a noisy 2-core machine.\n\n" + machine() + "\n\n" + body,
+        "on a noisy 2-core machine.\n\n" + machine() + f"\n- This run: {sum(minutes.values()):.1f} minutes "
+        f"({took})\n\n" + body,
         "utf-8",
     )
-    print(f"wrote {DOC}")
-    return 0
+    print(f"wrote {DOC} in {(time.perf_counter() - started) / 60:.1f} min; failed: {failed or 'none'}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
