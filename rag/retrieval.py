@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import fnmatch
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar, Protocol, overload, runtime_checkable
@@ -294,16 +296,30 @@ class HybridRetriever(StoreRetriever):
 
     def _first_stage(self, query: str, s: RetrievalSettings, allowed: frozenset[int] | None) -> list[_Candidate]:
         want = self._pool_size(s)
-        sides = {
-            "dense": self._search(self._embed(query), want, allowed),
-            "lexical": self._search(query, want, allowed),
-        }
+        # BM25 runs beside the query embedding and FAISS: its kernel, torch and FAISS all release
+        # the GIL, so a query costs the slower side instead of both (docs/benchmarks.md, scale).
+        lexical: Future[SearchResult] = _lexical_worker().submit(self._search, query, want, allowed)
+        dense = self._search(self._embed(query), want, allowed)
+        sides = {"dense": dense, "lexical": lexical.result()}
         fused = fuse(s.fusion, sides, {"dense": s.dense_weight, "lexical": 1.0 - s.dense_weight}, s.rrf_k)
         raw = {name: dict(zip(found.rows, found.scores, strict=True)) for name, found in sides.items()}
         return [
             _Candidate(row, score, {**{n: v[row] for n, v in raw.items() if row in v}, "fused": score})
             for row, score in zip(fused.rows[:want], fused.scores[:want], strict=True)
         ]
+
+
+_WORKER: ThreadPoolExecutor | None = None
+_WORKER_LOCK = threading.Lock()
+
+
+def _lexical_worker() -> ThreadPoolExecutor:
+    """Threads for the BM25 side (two, so concurrent chat sessions do not queue), made on first use."""
+    global _WORKER
+    with _WORKER_LOCK:
+        if _WORKER is None:
+            _WORKER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-bm25")
+        return _WORKER
 
 
 RETRIEVERS: dict[str, type[StoreRetriever]] = {

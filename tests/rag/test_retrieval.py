@@ -183,3 +183,16 @@ def test_serving_threads_pins_and_restores() -> None:
     with serving_threads():
         assert faiss.omp_get_max_threads() == 1
     assert faiss.omp_get_max_threads() == before
+
+
+def test_hybrid_from_many_threads_matches_one_at_a_time(store: IndexStore) -> None:
+    """BM25 runs on worker threads beside the dense side; concurrent callers (chat sessions)
+    must each get exactly the hits a lone call gets."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    retriever = HybridRetriever(store, embedder=EMB)
+    queries = ["zebra sightings", "giraffes eat acacia", "river bank", "district 3 herds"] * 5
+    alone = [[(h.chunk.id, h.score) for h in retriever.retrieve(q, k=4)] for q in queries]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda q: [(h.chunk.id, h.score) for h in retriever.retrieve(q, k=4)], queries))
+    assert together == alone
