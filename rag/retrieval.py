@@ -296,8 +296,9 @@ class HybridRetriever(StoreRetriever):
 
     def _first_stage(self, query: str, s: RetrievalSettings, allowed: frozenset[int] | None) -> list[_Candidate]:
         want = self._pool_size(s)
-        # BM25 runs beside the query embedding and FAISS: its kernel, torch and FAISS all release
-        # the GIL, so a query costs the slower side instead of both (docs/benchmarks.md, scale).
+        # BM25 runs while the query is embedded (its kernel and torch both release the GIL), which
+        # hides it behind the embedding; beside FAISS alone it gains nothing at 1M chunks, both
+        # being memory-bound on 2 cores (docs/benchmarks.md, scale).
         lexical: Future[SearchResult] = _lexical_worker().submit(self._search, query, want, allowed)
         dense = self._search(self._embed(query), want, allowed)
         sides = {"dense": dense, "lexical": lexical.result()}
