@@ -5,7 +5,7 @@ INDEX_DIR/vNNNN/manifest.json      format, embedder, chunker, counts, fingerprin
 INDEX_DIR/vNNNN/vectors.faiss      inner product on normalized vectors (flat, IVF or HNSW: manifest "faiss")
 INDEX_DIR/vNNNN/chunks.jsonl       chunk records, one JSON object a line, row i = FAISS id i = BM25 doc i
 INDEX_DIR/vNNNN/chunks.offsets.npy uint64[rows + 1]: byte offset where line i starts, then the file size
-INDEX_DIR/vNNNN/bm25/              bm25s files
+INDEX_DIR/vNNNN/bm25/              bm25s files, term bounds, each row's term ids and text digest
 INDEX_DIR/embeddings-cache/        vectors by model + text hash
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 from index.chunk_table import ChunkTable, write_chunks
 from index.chunk_table import read_chunks as read_chunks
 from index.embedding import Vectors
-from index.lexical import LexicalIndex
+from index.lexical import LEXICAL_SETTINGS, LexicalIndex
 from index.types import Chunk, SearchResult
 
 # 2: chunk records are looked up through chunks.offsets.npy instead of parsed at open.
@@ -169,7 +169,7 @@ def write_version(
     times["records"], t0 = time.perf_counter() - t0, time.perf_counter()
     _faiss().write_index(build_faiss(vectors, settings), str(tmp / "vectors.faiss"))
     times["faiss"], t0 = time.perf_counter() - t0, time.perf_counter()
-    LexicalIndex.build([c.indexed_text for c in chunks]).save(tmp / "bm25")
+    LexicalIndex.build([c.indexed_text for c in chunks], reuse=_reusable_lexical(index_dir)).save(tmp / "bm25")
     times["bm25"], t0 = time.perf_counter() - t0, time.perf_counter()
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), "utf-8")
     _fsync_tree(tmp)
@@ -183,6 +183,15 @@ def write_version(
     _fsync_dir(index_dir)
     prune_versions(index_dir, keep=(name,))
     return name
+
+
+def _reusable_lexical(index_dir: Path) -> Path | None:
+    """The current version's BM25 folder, when its term ids were made with today's lexical settings."""
+    manifest = read_manifest(index_dir)
+    version = current_version(index_dir)
+    if manifest is None or version is None or manifest.get("lexical") != LEXICAL_SETTINGS:
+        return None
+    return version / "bm25"
 
 
 def prune_versions(index_dir: Path, keep: Sequence[str]) -> None:
