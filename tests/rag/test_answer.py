@@ -81,7 +81,7 @@ def test_prompt_numbers_sources_and_fits_the_context(index_dir: Path) -> None:
     prompt = build_prompt("Where was the summit?", hits, ScriptedBackend(context_size=4096))
     assert prompt.messages[0].content == SYSTEM_PROMPT
     user = prompt.messages[1].content
-    assert "[1]: <<<" in user and "Question: Where was the summit?" in user
+    assert user.startswith("Sources:\n\n[1]: ") and "\n\n[2]: " in user and "Question: Where was the summit?" in user
     small = build_prompt("Where was the summit?", hits, ScriptedBackend(context_size=420), answer_tokens=200)
     assert 1 <= len(small.sources) < len(prompt.sources)
     with pytest.raises(ValueError, match="larger context"):
