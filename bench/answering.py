@@ -43,7 +43,8 @@ def run(backend: LLMBackend | None = None) -> str:
     # Loads the model outside every clock. The warm-up question is not one of the timed ones: a timed
     # repeat would hit the model's cached prompt prefix and report a first token in milliseconds.
     assistant.ask(WARM_UP)
-    answers = [assistant.ask(q["question"]) for q in questions]
+    # Follow-ups carry their history, as in a chat: without it "Until when?" has nothing to retrieve.
+    answers = [assistant.ask(q["question"], history=q.get("history") or None) for q in questions]
     streamed = [a for a in answers if a.timings.first_token > 0]  # refusals before generation have none
     first = [a.timings.first_token for a in streamed]
     totals = [a.timings.total for a in answers]
@@ -62,11 +63,13 @@ def run(backend: LLMBackend | None = None) -> str:
             "",
             f"`Assistant.ask()` on the {len(questions)} questions of news_dev.jsonl against the reference "
             f"corpus, default settings and default local model ({model}), 2 threads, one question "
-            f"at a time after one untimed warm-up. {len(streamed)} answers streamed text; "
+            "at a time (follow-ups with their history) after one untimed warm-up. "
+            f"{len(streamed)} answers streamed text; "
             f"{len(answers) - len(streamed)} were refused before generation, "
             f"{sum(a.refused for a in answers)} refused in all.",
             "",
-            f"Time to first token: p50 **{_median(first):.2f} s**, p95 {percentile(first, 0.95):.2f} s. Total "
+            f"Time to first token: p50 **{_median(first):.2f} s**, mean {statistics.fmean(first or [0.0]):.2f} s, "
+            f"p95 {percentile(first, 0.95):.2f} s. Total "
             f"(all {len(answers)} questions): p50 {_median(totals):.2f} s, p95 {percentile(totals, 0.95):.2f} s.",
             "",
             "Where the time goes, for the answers that streamed text (seconds):",
