@@ -65,7 +65,7 @@ def run(backend: LLMBackend | None = None) -> str:
             f"corpus, default settings and default local model ({model}), 2 threads, one question "
             "at a time (follow-ups with their history) after one untimed warm-up. "
             f"{len(streamed)} answers streamed text; "
-            f"{len(answers) - len(streamed)} were refused before generation, "
+            f"{len(answers) - len(streamed)} refused before generation, "
             f"{sum(a.refused for a in answers)} refused in all.",
             "",
             f"Time to first token: p50 **{_median(first):.2f} s**, mean {statistics.fmean(first or [0.0]):.2f} s, "
@@ -79,7 +79,8 @@ def run(backend: LLMBackend | None = None) -> str:
             *rows,
             "",
             f"Median prompt {prompt_tokens:.0f} tokens and answer {answer_tokens:.0f} tokens; prompt evaluation "
-            f"runs at a median {_median(prefill):.0f} tokens/s and generation at {_median(gen):.1f} tokens/s. "
+            f"runs at a median {_median(prefill):.0f} tokens/s (counting the system prompt, which llama.cpp "
+            f"reads once and then reuses from its cache) and generation at {_median(gen):.1f} tokens/s. "
             "The prompt is the main lever on time to first token.",
         ]
     )

@@ -60,12 +60,12 @@ def test_instructions_planted_in_a_document_are_not_obeyed(planted: Assistant) -
     assert answer.citations and answer.citations[0].chunk.path == "notice.txt"
 
 
-# Questions the default model gets wrong on some CPUs: greedy decoding is deterministic on one
-# machine, but AVX2 and AVX-512 kernels round differently, and the answer flips. Not strict, so a
-# pass is allowed; docs/evaluation.md lists the misses.
+# Questions the default model gets wrong. Greedy decoding is deterministic on one machine, but AVX2
+# and AVX-512 kernels round differently and a borderline answer can flip, so a pass is allowed
+# (not strict); docs/evaluation.md lists the misses.
 KNOWN_MISSES = {
-    "dev-10": "the 1.5B model declines on AVX2 machines: it reads 'If an account in Germany's Bild magazine "
-    "is correct' as not stating who reported it"
+    "dev-10": "the 1.5B model declines it on AVX2 and AVX-512 machines alike: it reads 'If an account in "
+    "Germany's Bild magazine is correct' as not stating who reported it"
 }
 
 
