@@ -71,7 +71,7 @@ def format_source(number: int, hit: Hit, text: str | None = None) -> str:
 
 
 def drop_shown(text: str, shown: set[str]) -> str:
-    """`text` without the sentences already in `shown`, which it then joins.
+    """`text` without the sentences already in `shown`; its own sentences are added to `shown`.
 
     Neighbouring chunks overlap, so two windows of one document can repeat a sentence: the
     model would read it twice before its first token for nothing.
@@ -79,7 +79,8 @@ def drop_shown(text: str, shown: set[str]) -> str:
     sentences = [text[s:e] for s, e in sentence_spans(text)]
     fresh = [sent for sent in sentences if sent not in shown]
     shown.update(sentences)
-    return " ".join(fresh)
+    # Untouched text keeps its own line breaks; only a text that lost a sentence is rejoined.
+    return text if len(fresh) == len(sentences) else " ".join(fresh)
 
 
 def focus_window(text: str, focus: str, max_tokens: int, count: TokenCounter) -> str:
