@@ -43,12 +43,12 @@ chat: index
 	$(VENV)/bin/rag chat --index $(INDEX) --host $(HOST) --port $(PORT)
 
 test: install
-	$(VENV)/bin/ruff check index rag ui eval tests bench
+	$(VENV)/bin/ruff check index rag ui eval tests bench cli
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check index rag ui eval tests bench
+	$(VENV)/bin/ruff check index rag ui eval tests bench cli
 	$(VENV)/bin/mypy
 
 bench: install

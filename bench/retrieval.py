@@ -14,6 +14,7 @@ from eval.beir import load_qrels, load_queries
 from eval.metrics import RETRIEVAL_METRICS, percentile
 from eval.retrieval import DEFAULT_HITS, RetrievalEval, evaluate_retrieval
 from index.embedding import Embedder, Vectors, get_embedder
+from index.runtime import configure_process
 from index.store import IndexStore
 from rag.retrieval import DEFAULT_FUSION, RetrievalSettings, get_retriever
 
@@ -166,6 +167,7 @@ def run() -> str:
     qrels = load_qrels(SCIFACT / "qrels" / "train.tsv")
     memo = _MemoEmbedder(get_embedder(store.embedder_name))
     memo.prime(list(queries.values()))  # once: every quality run below reads these vectors
+    configure_process(serving=True)  # from here on queries, each on one thread as `rag chat` runs them
     main, results = _main_table(store, queries, qrels, memo)
     sweep, cells = _sweep(store, queries, qrels, memo)
     serving = _serving(store, queries, qrels, memo)

@@ -26,8 +26,9 @@ import numpy.typing as npt
 from bench.common import ROOT, WORK
 from eval.metrics import percentile
 from index.embedding import Embedder, Vectors
-from index.store import IndexStore, current_version, openblas_hint, write_version
-from index.types import Chunk
+from index.runtime import configure_process
+from index.store import IndexStore, current_version, faiss_settings, write_version
+from index.types import Chunk, Counts, EmbedderInfo, Manifest
 
 SIZES = tuple(int(s) for s in os.environ.get("RAG_SCALE_SIZES", "100000,1000000").split(","))
 DIM, TOPICS, VOCAB, QUERIES = 384, 1000, 50_000, 200
@@ -101,13 +102,12 @@ def build(n: int) -> tuple[Path, dict[str, Any]]:
     chunks, vectors = _chunks(n)
     generate = time.perf_counter() - t0
     stages: dict[str, float] = {}
-    manifest = {
-        "source": "synthetic",
-        "embedder": {"name": "synthetic-384", "dim": DIM, "max_tokens": 256},
-        "counts": {"files": 0, "documents": n // 4, "chunks": n},
-        "files": {},
-        "documents": {},
-    }
+    manifest = Manifest(
+        source="synthetic",
+        embedder=EmbedderInfo("synthetic-384", DIM, 256),
+        faiss=faiss_settings("auto", n),
+        counts=Counts(files=0, documents=n // 4, chunks=n),
+    )
     t0 = time.perf_counter()
     write_version(out, chunks, vectors, manifest, "auto", stage_seconds=stages)
     info = {"chunks": n, "generate_s": generate, "write_s": time.perf_counter() - t0, "stages": stages}
@@ -121,7 +121,6 @@ def _queries(out: Path, n: int) -> Path:
     path = out / "queries.npz"
     if path.exists():
         return path
-    openblas_hint()
     import faiss
 
     vectors, _ = _vectors(n, seed=1)
@@ -189,10 +188,7 @@ def _timed(calls: Sequence[Any], fn: Any) -> tuple[list[float], list[Any]]:
 
 
 def serve(index_dir: Path) -> dict[str, Any]:
-    """Open and query one index in this (fresh) process; the numbers as a dict."""
-    openblas_hint()
-    import faiss
-
+    """Open and query one index in this (fresh) process, serving (see __main__); the numbers as a dict."""
     from index.embedding import get_embedder
     from rag.retrieval import HybridRetriever
 
@@ -201,9 +197,8 @@ def serve(index_dir: Path) -> dict[str, Any]:
     res: dict[str, Any] = {"open_s": time.perf_counter() - t0, "rss_open_mb": _rss_mb() - rss0}
     q = np.load(index_dir / "queries.npz")
     texts, vectors, truth = [str(t) for t in q["texts"]], q["vectors"], q["truth"]
-    faiss.omp_set_num_threads(1)  # serving is one thread a query (rag.retrieval.serving_threads)
     res["flat_ms"] = [float(x) for x in q["flat_ms"]]
-    res["kind"], res["nprobe"] = store.faiss_kind, store.manifest["faiss"].get("nprobe")
+    res["kind"], res["nprobe"] = store.faiss_kind, store.manifest.faiss.nprobe
     index = store._faiss  # the bench sweeps nprobe on the open index
     for nprobe in NPROBES if store.faiss_kind == "ivf" else (None,):
         if nprobe is not None:
@@ -227,10 +222,7 @@ def serve(index_dir: Path) -> dict[str, Any]:
 
 
 def _embed_one(embedder: Embedder, text: str) -> Vectors:
-    from rag.retrieval import serving_threads
-
-    with serving_threads():  # one thread, as inside retrieve()
-        return embedder.encode([text], batch_size=1)
+    return embedder.encode([text], batch_size=1)  # on one thread, as the process serves
 
 
 def _disk(index_dir: Path) -> dict[str, int]:
@@ -273,6 +265,9 @@ def run() -> str:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
+        # One thread a query, as `rag chat` serves; set before faiss and torch load.
+        configure_process(serving=True)
         print(json.dumps(serve(Path(sys.argv[2]))))
     else:
+        configure_process(serving=False)
         print(run())

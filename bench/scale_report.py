@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from eval.metrics import percentile
-from index.store import FLAT_MAX_CHUNKS, IVF_NPROBE, faiss_settings, openblas_hint
+from index.store import FLAT_MAX_CHUNKS, IVF_NPROBE, faiss_settings
 
 GOAL_MS = 5.0
 
@@ -24,7 +24,6 @@ def _pp(values: Sequence[float]) -> str:
 
 def real_vectors(held_out: int = 200) -> str:
     """IVF recall@10 on SciFact's MiniLM chunk vectors: held-out chunks query the rest."""
-    openblas_hint()
     import faiss
 
     from bench.common import WORK, scifact_index
@@ -44,16 +43,17 @@ def real_vectors(held_out: int = 200) -> str:
     flat.add(base)
     _, truth = flat.search(queries, 10)
     settings = faiss_settings("ivf", len(base))
+    nlist = settings.nlist or 1  # always set for "ivf"
     index = build_faiss(base, settings)
     cells = []
     for nprobe in (1, 2, 4, 16):
         index.nprobe = nprobe
         _, found = index.search(queries, 10)
         recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found.tolist(), truth.tolist())])
-        cells.append(f"nprobe {nprobe} ({nprobe / settings['nlist']:.1%} of the lists): {recall:.3f}")
+        cells.append(f"nprobe {nprobe} ({nprobe / nlist:.1%} of the lists): {recall:.3f}")
     return (
         f"Real vectors: IVF recall@10 on SciFact's all-MiniLM-L6-v2 chunk vectors ({len(base):,} chunks, "
-        f"{settings['nlist']} lists by the same rule, {held_out} held-out chunks as queries): " + "; ".join(cells) + "."
+        f"{nlist} lists by the same rule, {held_out} held-out chunks as queries): " + "; ".join(cells) + "."
     )
 
 
@@ -94,8 +94,8 @@ def report(results: dict[int, dict[str, Any]], real: str) -> str:
         "(`bench/scale.py`): 384-dim unit vectors around 1,000 topics × 10 sub-topics (a query's nearest "
         "chunk at cosine ~0.65, its 10th at ~0.53, as with MiniLM), 40-120 pseudo-words a chunk from a "
         "Zipf-like 50,000-word vocabulary (~580 characters of text), 200 queries (fresh vectors; five words of "
-        "a random chunk). Every query runs on one thread (`faiss.omp_set_num_threads(1)`, as "
-        "`rag.retrieval.serving_threads` does), in a fresh process per size, niced; load average at the end "
+        "a random chunk). Every query runs on one thread (the serving process is configured as `rag chat` is, "
+        "`index.runtime.configure_process(serving=True)`), in a fresh process per size, niced; load average at the end "
         f"of the run: {load} on 2 cores, so the percentiles carry other people's work. Build times were measured "
         "when the cached index was built (on both cores); recall@10 is against exact search.",
         _table(

@@ -1,21 +1,13 @@
-"""Loaders for BEIR-layout data sets: corpus.jsonl, queries (.jsonl or .tsv), qrels TSV with a header."""
+"""Loaders for BEIR-layout data sets: queries (.jsonl or .tsv), qrels TSV with a header."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 
 class DataError(ValueError):
     """A malformed data file; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class CorpusRecord:
-    id: str
-    title: str
-    text: str
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
@@ -33,17 +25,6 @@ def _json_record(path: Path, lineno: int, line: str, required: tuple[str, ...]) 
     if not isinstance(record, dict) or any(key not in record for key in required):
         raise DataError(f"{path}:{lineno}: expected a JSON object with {', '.join(required)}")
     return record
-
-
-def load_corpus(path: str | Path) -> dict[str, CorpusRecord]:
-    """`{"_id", "title", "text"}` per line, by id."""
-    p = Path(path)
-    corpus: dict[str, CorpusRecord] = {}
-    for lineno, line in _lines(p):
-        record = _json_record(p, lineno, line, ("_id", "text"))
-        rid = str(record["_id"])
-        corpus[rid] = CorpusRecord(rid, str(record.get("title") or ""), str(record["text"] or ""))
-    return corpus
 
 
 def load_queries(path: str | Path) -> dict[str, str]:

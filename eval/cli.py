@@ -23,14 +23,14 @@ def default_index_dir(corpus: str | Path) -> Path:
 
 
 def _add_retrieval(parser: argparse.ArgumentParser) -> None:
-    from rag.retrieval import FUSIONS, RETRIEVERS
+    from rag.retrieval import DEFAULT_RETRIEVER, FUSIONS, RETRIEVERS
 
     parser.add_argument("--corpus", required=True, help="BEIR corpus.jsonl (or a folder of documents)")
     parser.add_argument("--queries", required=True, help="queries .jsonl {_id, text} or .tsv with a header")
     parser.add_argument("--qrels", required=True, help="qrels TSV with a header: query-id, corpus-id, score")
     parser.add_argument("--index", help="index folder, built or updated from --corpus (default: .rag/indexes/NAME)")
     parser.add_argument("--embedder", default="minilm", help="embedder for a new index (default: %(default)s)")
-    parser.add_argument("--retriever", choices=list(RETRIEVERS), default="hybrid", help="default: %(default)s")
+    parser.add_argument("--retriever", choices=list(RETRIEVERS), default=DEFAULT_RETRIEVER, help="default: %(default)s")
     parser.add_argument("--fusion", choices=FUSIONS, help="hybrid fusion (default: the retriever's)")
     parser.add_argument("--mmr", action="store_true", help="diversify with maximal marginal relevance")
     parser.add_argument("--rerank", metavar="PATH", help="re-rank with the cross-encoder saved in this folder")
@@ -41,21 +41,25 @@ def _add_retrieval(parser: argparse.ArgumentParser) -> None:
 def _run_retrieval(args: argparse.Namespace) -> int:
     from eval.beir import DataError, load_qrels, load_queries
     from eval.retrieval import evaluate_retrieval
+    from index.runtime import configure_process
     from index.store import IndexStore, StoreError
     from rag.rerank import get_reranker
-    from rag.retrieval import get_retriever
+    from rag.retrieval import RETRIEVERS, get_retriever
 
     index_dir = Path(args.index) if args.index else default_index_dir(args.corpus)
-    if args.fusion and args.retriever != "hybrid":
-        print("error: --fusion fuses dense and lexical results; it needs --retriever hybrid", file=sys.stderr)
+    fuses = "fusion" in RETRIEVERS[args.retriever].parameters
+    if args.fusion and not fuses:
+        fusing = ", ".join(n for n, r in RETRIEVERS.items() if "fusion" in r.parameters)
+        print(f"error: --fusion fuses dense and lexical results; it needs --retriever {fusing}", file=sys.stderr)
         return 2
     try:
         queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
         _build_or_reuse(args.corpus, index_dir, args.embedder, args.quiet)
+        configure_process(serving=True)  # built on all cores; the queries run one thread each, as when served
         store = IndexStore.open(index_dir)
         _warn_unknown_documents(store, qrels)
         reranker = get_reranker("cross-encoder", model_path=args.rerank) if args.rerank else None
-        options = {"fusion": args.fusion} if args.retriever == "hybrid" else {}
+        options = {"fusion": args.fusion} if fuses else {}
         retriever = get_retriever(args.retriever, store, reranker=reranker, mmr=args.mmr, **options)
         result = evaluate_retrieval(retriever, queries, qrels, name=_describe(args), limit=args.limit)
     except (StoreError, DataError, FileNotFoundError, ValueError) as exc:
@@ -123,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from index.runtime import configure_process
+
     parser = argparse.ArgumentParser(prog="python -m eval", description="Evaluate retrieval and answers.")
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    configure_process(serving=False)  # an entry point: indexes build on all cores; queries switch to serving
+    return run(args)

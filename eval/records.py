@@ -17,7 +17,7 @@ from typing import Any
 from eval.questions import Question
 from eval.scoring import Gold, Scores, answer_scores, citation_correct, citation_scores, retrieval_scores
 from index.types import Chunk
-from rag.answer import Answer
+from rag.types import Answer
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,10 @@ import base64
 import html
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eval.records import QuestionRecord
-from eval.summary import METRICS, TIMINGS, GroupSummary, MetricSummary, Summary
-
-if TYPE_CHECKING:
-    from eval.runner import EvalRun
+from eval.summary import METRICS, TIMINGS, EvalRun, GroupSummary, MetricSummary, Summary
 
 WORST = 10
 FAMILY_COLOURS = {"retrieval": "#4C72B0", "answer": "#55A868", "citations": "#C44E52", "refusal": "#8172B2"}

@@ -10,11 +10,11 @@ from pathlib import Path
 
 def add_run(parser: argparse.ArgumentParser) -> None:
     from eval.questions import FORMATS
-    from rag.retrieval import RETRIEVERS
+    from rag.retrieval import DEFAULT_RETRIEVER, RETRIEVERS
 
     parser.add_argument("questions", help="question set: project or SQuAD-style .jsonl, .csv, or BEIR queries / folder")
     parser.add_argument("--index", required=True, help="index folder the questions are answered from")
-    parser.add_argument("--backend", help="LLM backend name (default: llama-cpp, the local model)")
+    parser.add_argument("--backend", help="LLM backend name (default: $RAG_BACKEND, else llama-cpp, the local model)")
     parser.add_argument("--model", help="model for the backend: catalogue name, GGUF path, or server model")
     parser.add_argument("--out", help="run folder (default: .rag/eval/NAME-FINGERPRINT); rerun it to resume")
     parser.add_argument(
@@ -27,7 +27,9 @@ def add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="only the first N questions (after --sample)")
     parser.add_argument("--sample", type=int, help="a fixed random sample of N questions (see --seed)")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default: %(default)s)")
-    parser.add_argument("--retriever", choices=list(RETRIEVERS), default="hybrid", help="default: %(default)s")
+    parser.add_argument(
+        "--retriever", choices=list(RETRIEVERS), help=f"default: $RAG_RETRIEVER, else {DEFAULT_RETRIEVER}"
+    )
     parser.add_argument("--top-k", type=int, help="passages given to the model, and k of Hit@k / Recall@k")
     parser.add_argument("--format", choices=FORMATS, help="question file format (default: detected)")
     parser.add_argument("--qrels", help="BEIR qrels TSV (default: qrels/SPLIT.tsv beside the queries)")
@@ -36,14 +38,17 @@ def add_run(parser: argparse.ArgumentParser) -> None:
 
 def run_run(args: argparse.Namespace) -> int:
     from eval.runner import RunSettings, run_eval
+    from index.runtime import configure_process
     from index.store import StoreError
     from rag.llm.base import LLMError
+    from rag.settings import AnswerSettings
 
     try:
+        answer = AnswerSettings.from_env().with_overrides(
+            backend=args.backend, model=args.model, retriever=args.retriever
+        )
         settings = RunSettings(
-            backend=args.backend,
-            model=args.model,
-            retriever=args.retriever,
+            answer=answer,
             top_k=args.top_k,
             workers=args.workers,
             limit=args.limit,
@@ -53,6 +58,8 @@ def run_run(args: argparse.Namespace) -> int:
             qrels=args.qrels,
             progress=not args.quiet,
         )
+        # The runner's entry: questions are answered as the chat answers them, one thread each.
+        configure_process(serving=True)
         run = run_eval(args.questions, args.index, out=args.out, settings=settings)
     except (StoreError, LLMError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,15 +8,14 @@ into the same folder skips questions already recorded; a different configuration
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,11 @@ from tqdm import tqdm
 from eval.questions import Question, QuestionSet, load_questions
 from eval.records import QuestionRecord, RecordLog, answer_record, retrieval_record
 from eval.scoring import missing_gold
-from eval.summary import Summary, summarize
+from eval.summary import EvalRun, summarize
 from index.store import IndexStore, read_manifest
-from rag.answer import Answer, Assistant
+from rag.answer import Assistant
 from rag.llm.base import LLMBackend
+from rag.settings import AnswerSettings
 
 RUNS_DIR = Path(".rag/eval")
 RETRIEVAL_ONLY_K = 10
@@ -41,13 +41,12 @@ class ConfigMismatch(ValueError):
 
 @dataclass(frozen=True)
 class RunSettings:
-    """How to run; `None` means the Assistant's (or backend's) own default."""
+    """How to run. `answer` says how each question is answered (the chat's and `rag ask`'s settings);
+    `top_k`, when given, overrides `answer.top_k` and is the k of Hit@k / Recall@k (retrieval-only
+    question sets default to RETRIEVAL_ONLY_K)."""
 
-    backend: str | None = None
-    model: str | None = None
-    retriever: str = "hybrid"
+    answer: AnswerSettings = field(default_factory=AnswerSettings.from_env)
     top_k: int | None = None
-    assistant_options: Mapping[str, Any] = field(default_factory=dict)  # more Assistant keywords
     workers: int = 1
     limit: int | None = None
     sample: int | None = None
@@ -61,17 +60,13 @@ class RunSettings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name}={value} must be 1 or more")
+        if self.top_k is not None:
+            object.__setattr__(self, "answer", self.answer.with_overrides(top_k=self.top_k))
 
-
-@dataclass(frozen=True)
-class EvalRun:
-    out_dir: Path
-    config: Mapping[str, Any]
-    question_set: QuestionSet
-    records: tuple[QuestionRecord, ...]  # the selected questions in file order
-    summary: Summary
-    reused: int  # records found from an earlier, interrupted run
-    errors: tuple[str, ...] = ()  # questions that failed; not recorded, so a rerun retries them
+    def to_json(self) -> dict[str, Any]:
+        """What config.json records (the progress bar is not a setting of the run)."""
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("answer", "progress")}
+        return {"answer": self.answer.to_json(), **own}
 
 
 def select(questions: Sequence[Question], *, limit: int | None, sample: int | None, seed: int) -> list[Question]:
@@ -97,18 +92,18 @@ def code_digest() -> str:
 def fingerprint_fields(qs: QuestionSet, index: Path, settings: RunSettings, backend_name: str) -> dict[str, Any]:
     """What decides a question's answer and its scores; the selection (limit, sample) and workers do not."""
     retrieval_only = all(q.retrieval_only for q in qs.questions)
-    top_k = settings.top_k or (
-        RETRIEVAL_ONLY_K if retrieval_only else inspect.signature(Assistant).parameters["top_k"].default
-    )
+    top_k = settings.top_k or (RETRIEVAL_ONLY_K if retrieval_only else settings.answer.top_k)
+    manifest = read_manifest(index)  # digested as its JSON, so earlier runs' fingerprints still match
+    answer = {k: v for k, v in settings.answer.to_json().items() if k not in ("backend", "model", "retriever", "top_k")}
     return {
         "questions": _digest([asdict(q) for q in qs.questions]),
         "index": str(index.resolve()),
-        "index_manifest": _digest(read_manifest(index)),
+        "index_manifest": _digest(manifest.to_json() if manifest else None),
         "backend": "" if retrieval_only else backend_name,
-        "model": settings.model or "",
-        "retriever": settings.retriever,
+        "model": settings.answer.model,
+        "retriever": settings.answer.retriever,
         "top_k": top_k,
-        "assistant_options": dict(settings.assistant_options),
+        "answer_settings": answer,
         "code": code_digest(),
     }
 
@@ -143,35 +138,23 @@ def _check_config(out: Path, fields: dict[str, Any]) -> str:
 def _backend_name(settings: RunSettings, backend: LLMBackend | None) -> str:
     if backend is not None:
         return str(getattr(backend, "name", type(backend).__name__))
-    return settings.backend or "llama-cpp"
+    return settings.answer.backend
 
 
 def _make_assistant(index: Path, settings: RunSettings, backend: LLMBackend | None) -> Assistant:
-    from rag.llm import get_backend
-
-    if backend is None:
-        backend = get_backend(settings.backend, **({"model": settings.model} if settings.model else {}))
-    options: dict[str, Any] = {"retriever": settings.retriever, **settings.assistant_options}
-    if settings.top_k:
-        options["top_k"] = settings.top_k
-    return Assistant(index, backend=backend, **options)
+    return Assistant(index, settings.answer, backend=backend)
 
 
 def _answer_one(assistant: Assistant, question: Question, k: int) -> QuestionRecord:
-    answer: Answer | None = None
-    for item in assistant.stream(question.question, history=list(question.history)):
-        if isinstance(item, Answer):
-            answer = item
-    assert answer is not None
-    # Retrieval metrics need depth 10; the same retriever on the query the assistant used.
-    ranked = assistant.retriever.retrieve(answer.query or question.question, max(10, k))
-    return answer_record(question, answer, [h.chunk for h in ranked], k)
+    answer = assistant.ask(question.question, history=list(question.history))
+    # Retrieval is scored on the ranked hits the answer was drawn from (at least 10 deep).
+    return answer_record(question, answer, [h.chunk for h in answer.hits], k)
 
 
 def _retrieve_one(store: IndexStore, settings: RunSettings, k: int) -> Callable[[Question], QuestionRecord]:
     from rag.retrieval import get_retriever
 
-    retriever = get_retriever(settings.retriever, store)
+    retriever = get_retriever(settings.answer.retriever, store, **settings.answer.retrieval_options())
 
     def one(question: Question) -> QuestionRecord:
         t0 = time.perf_counter()
@@ -195,7 +178,7 @@ def _run_all(
     def finish(question: Question, result: Callable[[], QuestionRecord]) -> None:
         try:
             log.append(result())
-        except Exception as exc:  # one failing question must not lose the others
+        except Exception as exc:  # noqa: BLE001 - one failing question must not lose the others
             errors.append(f"{question.id}: {type(exc).__name__}: {exc}")
         bar.update()
 
@@ -240,7 +223,7 @@ def run_eval(
         "fields": fields,
         "format": qs.format,
         "commit": _commit(),
-        "settings": {k: v for k, v in asdict(settings).items() if k != "progress"},
+        "settings": settings.to_json(),
     }
     (out_dir / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n", "utf-8")
 

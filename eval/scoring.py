@@ -13,8 +13,7 @@ from eval.answer_metrics import contains_answer, exact_match, f1_score, strip_ma
 from eval.metrics import document_ranking, hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 from eval.questions import Evidence, Question
 from index.types import Chunk
-from rag.answer import Answer
-from rag.citations import Citation
+from rag.types import Answer, Citation
 
 Scores = Mapping[str, float | None]
 

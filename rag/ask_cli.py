@@ -6,17 +6,15 @@ import argparse
 import sys
 import textwrap
 
+from index import env
 from index.types import Chunk
-from rag.answer import Answer
-from rag.citations import Citation
+from rag.types import Answer, Citation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from index.cli import default_index_dir
-
     parser.add_argument("question", help="the question to answer")
-    parser.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s)")
-    parser.add_argument("--backend", default=None, help="LLM backend name (default: llama-cpp, local)")
+    parser.add_argument("--index", default=env.index_dir(), help="index folder (default: %(default)s; $RAG_INDEX)")
+    parser.add_argument("--backend", default=None, help="LLM backend name (default: $RAG_BACKEND, else llama-cpp)")
     parser.add_argument(
         "--model", default=None, help="model for the backend: catalogue name, GGUF path, or server model"
     )
@@ -26,24 +24,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from index.store import StoreError
+    from index.store import IndexStore, StoreError
     from rag.answer import Assistant
-    from rag.llm import get_backend
+    from rag.inputs import check_question, check_top_k, history_turns
     from rag.llm.base import LLMError
+    from rag.settings import AnswerSettings
 
     try:
-        backend = get_backend(args.backend or "llama-cpp", **({"model": args.model} if args.model else {}))
-        assistant = Assistant(args.index, backend=backend)
-        answer: Answer | None = None
-        for item in assistant.stream(args.question, history=args.history, top_k=args.top_k):
-            if isinstance(item, Answer):
-                answer = item
-            elif not args.no_stream:
-                print(item, end="", flush=True)
-    except (StoreError, LLMError, ValueError, FileNotFoundError) as exc:
+        # Everything a user can get wrong is checked before a model loads.
+        check_question(args.question)
+        history_turns(args.history)
+        check_top_k(args.top_k)
+        settings = AnswerSettings.from_env().with_overrides(backend=args.backend, model=args.model)
+        store = IndexStore.open(args.index)
+        answer_stream = Assistant(store, settings).stream(args.question, history=args.history, top_k=args.top_k)
+        for piece in answer_stream:
+            if not args.no_stream:
+                print(piece, end="", flush=True)
+        answer = answer_stream.answer
+    except (StoreError, LLMError, ValueError, TypeError, FileNotFoundError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 2
-    assert answer is not None
     if not args.no_stream:
         print("\n")
     print(format_answer(answer))

@@ -11,64 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from index.embedding import Vectors
 from index.types import Chunk
-from rag.stopwords import STOPWORDS
-from rag.types import Hit
+from rag.text import MARKER, content_terms, sentence_spans, split_sentences, strip_markers
+from rag.types import Citation, Hit
 
 Embed = Callable[[Sequence[str]], Vectors]
 
 SUPPORT_THRESHOLD = 0.5
 _LEXICAL_WEIGHT = 0.7
-_MARKER = re.compile(r"\s*\[(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
-_WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
 _MAX_RANGE = 20
-
-
-@dataclass(frozen=True)
-class Citation:
-    """One source backing one answer sentence.
-
-    `marker` is the number shown in the answer text and indexes `Answer.sources`
-    (1-based). `evidence_*` is the sentence of the chunk that best matches the answer
-    sentence, as document offsets, so a UI can highlight it inside the passage.
-    """
-
-    marker: int
-    chunk: Chunk
-    sentence: str
-    support: float
-    lexical: float
-    semantic: float
-    reattributed: bool
-    evidence_start: int
-    evidence_end: int
-
-    @property
-    def doc_id(self) -> str:
-        return self.chunk.doc_id
-
-    @property
-    def start(self) -> int:
-        return self.chunk.start
-
-    @property
-    def end(self) -> int:
-        return self.chunk.end
-
-    @property
-    def page(self) -> int | None:
-        return self.chunk.page
-
-    @property
-    def evidence(self) -> str:
-        offset = self.chunk.start
-        return self.chunk.text[self.evidence_start - offset : self.evidence_end - offset]
 
 
 @dataclass(frozen=True)
@@ -82,74 +37,13 @@ class CheckedText:
 def parse_markers(text: str, n_sources: int) -> list[int]:
     """Source numbers cited in `text` ([n], [n, m], [n-m]), in order, dropping ones that point at nothing."""
     found: list[int] = []
-    for match in _MARKER.finditer(text):
+    for match in MARKER.finditer(text):
         for part in re.split(r"\s*(?:,|and)\s*", match.group(1)):
             bounds = [int(x) for x in re.split(r"\s*[-–]\s*", part) if x]
             lo, hi = bounds[0], bounds[-1]
             numbers = range(lo, hi + 1) if 0 <= hi - lo <= _MAX_RANGE else [lo, hi]
             found.extend(n for n in numbers if 1 <= n <= n_sources and n not in found)
     return found
-
-
-def strip_markers(text: str) -> str:
-    return _MARKER.sub("", text).strip()
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of a passage, white space trimmed."""
-    spans, cursor = [], 0
-    for match in [*_SENTENCE_END.finditer(text), None]:
-        end = match.start() if match else len(text)
-        piece = text[cursor:end]
-        if piece.strip():
-            lead = len(piece) - len(piece.lstrip())
-            spans.append((cursor + lead, cursor + len(piece.rstrip())))
-        cursor = match.end() if match else len(text)
-    return spans
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of an answer, each keeping the markers that follow it."""
-    text = re.sub(r"([.!?])((?:\s*\[[\d\s,\-–and]+\])+)", r"\2\1", text)
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Callable[[str], str]:
-    import Stemmer
-
-    stem: Callable[[str], str] = Stemmer.Stemmer("english").stemWord
-    return stem
-
-
-# Units written out or abbreviated: "440km" and "440 kilometres" must support each other.
-_UNITS = {
-    "kilometre": "km",
-    "kilometres": "km",
-    "kilometer": "km",
-    "kilometers": "km",
-    "metre": "m",
-    "metres": "m",
-    "meter": "m",
-    "meters": "m",
-    "mile": "mi",
-    "miles": "mi",
-    "percent": "%",
-    "percentage": "%",
-    "pct": "%",
-}
-_NUMBER_UNIT = re.compile(r"(\d)([^\W\d_]+)|(\d)\s*%")
-
-
-def _split_unit(match: re.Match[str]) -> str:
-    return f"{match[1]} {match[2]}" if match[1] else f"{match[3]} percent"
-
-
-def content_terms(text: str) -> set[str]:
-    stem, stop = _stemmer(), STOPWORDS
-    text = _NUMBER_UNIT.sub(_split_unit, text.replace("per cent", "percent"))
-    words = (w.lower().replace("’", "'") for w in _WORD.findall(text))
-    return {_UNITS.get(w) or stem(w) for w in words if w not in stop and (len(w) > 1 or w.isdigit())}
 
 
 def lexical_support(sentence: str, passage: str, question: str = "") -> float:

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from rag.citations import content_terms
 from rag.llm.base import LLMBackend, LLMError, Message
-from rag.stopwords import STOPWORDS
+from rag.text import STOPWORDS, content_terms
 
 if TYPE_CHECKING:
-    from rag.answer import Answer
+    from rag.types import Answer
 
 REWRITE_PROMPT = """Rewrite the last question so it can be understood without the conversation.
 Replace pronouns such as he, she, it, they, this with the names they refer to.

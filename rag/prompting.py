@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.citations import content_terms, sentence_spans
 from rag.llm.base import LLMBackend, Message
+from rag.text import content_terms, sentence_spans
 from rag.types import Hit
 
 REFUSAL = "The documents don't say."

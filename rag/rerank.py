@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from index import env
 
 
 @runtime_checkable
@@ -65,3 +68,24 @@ def get_reranker(name: str, **options: Any) -> Reranker:
     if name not in RERANKERS:
         raise ValueError(f"Unknown reranker '{name}'. Choose one of: {', '.join(sorted(RERANKERS))}")
     return RERANKERS[name](**options)
+
+
+@dataclass(frozen=True)
+class RerankStatus:
+    available: bool
+    reason: str
+    model_path: str = ""
+
+
+def rerank_status() -> RerankStatus:
+    """Re-ranking needs a local cross-encoder folder; none ships in a package, so it is off unless one is given."""
+    path = env.get("RAG_RERANKER")
+    if not path:
+        return RerankStatus(
+            False,
+            "unavailable: no cross-encoder is installed (none ships offline). Set RAG_RERANKER=FOLDER "
+            "to a saved sentence-transformers CrossEncoder to enable it.",
+        )
+    if not (Path(path) / "config.json").is_file():
+        return RerankStatus(False, f"unavailable: RAG_RERANKER={path} holds no config.json (not a model folder).")
+    return RerankStatus(True, f"cross-encoder from {path}", path)

@@ -9,12 +9,10 @@ constructor default that one call can override; `None` means "use the default".
 from __future__ import annotations
 
 import fnmatch
-import sys
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar, Protocol, overload, runtime_checkable
 
@@ -108,26 +106,6 @@ def _as_patterns(value: Any) -> Any:
     return value
 
 
-@contextmanager
-def serving_threads() -> Iterator[None]:
-    """Run one query on one thread: on a shared 2-core box a second thread per query
-    makes it many times slower (perf-notes.md). Restores the previous counts after."""
-    torch, faiss = sys.modules.get("torch"), sys.modules.get("faiss")
-    saved_torch = torch.get_num_threads() if torch else 1
-    saved_faiss = faiss.omp_get_max_threads() if faiss else 1
-    if torch and saved_torch != 1:
-        torch.set_num_threads(1)
-    if faiss and saved_faiss != 1:
-        faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        if torch and saved_torch != 1:
-            torch.set_num_threads(saved_torch)
-        if faiss and saved_faiss != 1:
-            faiss.omp_set_num_threads(saved_faiss)
-
-
 @dataclass(frozen=True)
 class _Candidate:
     row: int
@@ -185,19 +163,20 @@ class StoreRetriever(ABC):
             raise ValueError("rerank=True needs a reranker: construct the retriever with reranker=...")
         if not query.strip():
             return []
-        with serving_threads():
-            allowed = self.allowed_rows(s.paths)
-            if allowed is not None and not allowed:
-                return []
-            pool = self._first_stage(query, s, allowed)
-            if s.dedup:
-                # MMR picks from the whole pool; otherwise only the hits returned or re-ranked need checking.
-                needed = None if s.mmr else max(s.k, s.rerank_candidates if s.rerank else 0)
-                pool = self._collapse(pool, s.dedup_threshold, needed)
-            if s.rerank:
-                pool = self._rerank(query, pool, s.rerank_candidates)
-            if s.mmr:
-                pool = self._diversify(pool, s.k, s.mmr_lambda)
+        # Thread counts are the process's choice, not this call's: a serving process runs each query on one
+        # thread (index.runtime.configure_process).
+        allowed = self.allowed_rows(s.paths)
+        if allowed is not None and not allowed:
+            return []
+        pool = self._first_stage(query, s, allowed)
+        if s.dedup:
+            # MMR picks from the whole pool; otherwise only the hits returned or re-ranked need checking.
+            needed = None if s.mmr else max(s.k, s.rerank_candidates if s.rerank else 0)
+            pool = self._collapse(pool, s.dedup_threshold, needed)
+        if s.rerank:
+            pool = self._rerank(query, pool, s.rerank_candidates)
+        if s.mmr:
+            pool = self._diversify(pool, s.k, s.mmr_lambda)
         return [Hit(self.store.chunks[c.row], c.score, rank, c.scores) for rank, c in enumerate(pool[: s.k], start=1)]
 
     @abstractmethod
@@ -323,8 +302,9 @@ def _lexical_worker() -> ThreadPoolExecutor:
         return _WORKER
 
 
+DEFAULT_RETRIEVER = "hybrid"
 RETRIEVERS: dict[str, type[StoreRetriever]] = {
-    "hybrid": HybridRetriever,
+    DEFAULT_RETRIEVER: HybridRetriever,
     "dense": DenseRetriever,
     "lexical": LexicalRetriever,
 }

@@ -51,6 +51,17 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _batch_threads_after() -> Iterator[None]:
+    """A test that ran a serving entry point in-process (`rag ask`, `rag eval run`) switched the whole
+    process to one thread a query (index.runtime.configure_process); the next test starts in batch mode."""
+    yield
+    from index.runtime import configure_process, serving
+
+    if serving():
+        configure_process(serving=False)
+
+
 @pytest.fixture(scope="session")
 def minilm() -> Any:
     from index.embedding import get_embedder

@@ -12,12 +12,16 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from index.documents import SUPPORTED_SUFFIXES
+from rag.rerank import rerank_status
+from rag.settings import AnswerSettings
 from ui.assets import CSS, HEAD, SCROLL_TO_SELECTED
-from ui.engine import ChatSettings, Engine, friendly_error, rerank_status
+from ui.engine import Engine, friendly_error
 from ui.examples import example_questions
 from ui.session import ChatSession, FeedbackLog, respond
+from ui.throttle import LoginThrottle, LoginThrottleMiddleware, ThrottlePolicy
 from ui.uploads import DEFAULT_MAX_UPLOAD_BYTES, UploadResult, upload_and_index
 
 HIDDEN_BACKENDS = {"scripted"}  # the test double: offered only when the app was started with it
@@ -76,7 +80,7 @@ def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
         cite_key = gr.Textbox(visible="hidden", elem_id="cite-key")
 
         def ask(text: str, state: ChatSession, *values: Any) -> Iterator[Outputs]:
-            chosen = _chat_settings(*values)
+            chosen = _chat_settings(defaults, *values)
             for update in respond(engine, state, text, chosen):
                 yield update.messages, update.panel, state, ""
 
@@ -109,7 +113,7 @@ def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
                     max_bytes=config.max_upload_bytes,
                     progress=tick,
                 )
-            except Exception as exc:  # a readable line in the page, never a trace
+            except Exception as exc:  # noqa: BLE001 - a readable line in the page, never a trace
                 return f"**Upload failed.** {friendly_error(exc)}"
             engine.reload()
             return upload_message(result)
@@ -130,7 +134,7 @@ def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
     return blocks
 
 
-def _settings_panel(defaults: ChatSettings, config: AppConfig) -> list[Any]:
+def _settings_panel(defaults: AnswerSettings, config: AppConfig) -> list[Any]:
     from rag.llm.catalogue import MODELS
     from rag.retrieval import RETRIEVERS
 
@@ -162,8 +166,10 @@ def _backend_names() -> list[str]:
     return list(BACKENDS)
 
 
-def _chat_settings(backend: str, model: str | None, top_k: float, retriever: str, rerank: bool) -> ChatSettings:
-    return ChatSettings(
+def _chat_settings(
+    defaults: AnswerSettings, backend: str, model: str | None, top_k: float, retriever: str, rerank: bool
+) -> AnswerSettings:
+    return defaults.with_overrides(
         backend=backend, model=(model or "").strip(), top_k=int(top_k), retriever=retriever, rerank=bool(rerank)
     )
 
@@ -172,10 +178,9 @@ def _index_line(engine: Engine) -> str:
     manifest = engine.manifest()
     if manifest is None:
         return f"No index at `{engine.index_dir}` yet: upload documents to start."
-    counts = manifest.get("counts", {})
     return (
-        f"Answering from `{manifest.get('source', '?')}` ({counts.get('documents', 0)} documents, "
-        f"{counts.get('chunks', 0)} passages)."
+        f"Answering from `{manifest.source or '?'}` ({manifest.counts.documents} documents, "
+        f"{manifest.counts.chunks} passages)."
     )
 
 
@@ -204,8 +209,16 @@ def launch(
     share: bool = False,
     max_file_size: int = DEFAULT_MAX_UPLOAD_BYTES,
     block: bool = True,
+    login_throttle: ThrottlePolicy | None = None,
 ) -> str:
-    """Serve `app`; with block=False return at once (tests). Returns the local URL."""
+    """Serve `app`; with block=False return at once (tests). Returns the local URL.
+
+    With a login, failed logins are throttled per client address (`login_throttle`, default ThrottlePolicy()):
+    a doubling delay, then a lockout, each answered at once with HTTP 429 and Retry-After."""
+    app_kwargs: dict[str, Any] = {}
+    if auth is not None:
+        throttle = LoginThrottle(login_throttle)
+        app_kwargs["middleware"] = [Middleware(LoginThrottleMiddleware, throttle=throttle)]
     _, url, _ = app.queue(default_concurrency_limit=1).launch(
         server_name=host,
         server_port=port,
@@ -218,6 +231,7 @@ def launch(
         head=HEAD,
         prevent_thread_lock=not block,
         quiet=not block,
+        app_kwargs=app_kwargs,
     )
     return str(url)
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from index import env
 
 USER_ENV, PASSWORD_ENV = "RAG_UI_USER", "RAG_UI_PASSWORD"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from index.cli import default_index_dir
-
-    parser.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s)")
+    parser.add_argument("--index", default=env.index_dir(), help="index folder (default: %(default)s)")
     parser.add_argument("--backend", default=None, help="LLM backend name (default: llama-cpp, local)")
     parser.add_argument("--model", default="", help="model for the backend: catalogue name, GGUF path, server model")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
@@ -27,24 +26,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def login_from_env(environ: dict[str, str] | None = None) -> tuple[str, str] | None:
     """(user, password) when both RAG_UI_USER and RAG_UI_PASSWORD are set; None when neither is."""
-    env = os.environ if environ is None else environ
-    user, password = env.get(USER_ENV, ""), env.get(PASSWORD_ENV, "")
+    user, password = env.get(USER_ENV, environ=environ), env.get(PASSWORD_ENV, environ=environ)
     if bool(user) != bool(password):
         raise ValueError(f"Set both {USER_ENV} and {PASSWORD_ENV} to require a login, or neither to open the chat.")
     return (user, password) if user else None
 
 
 def run(args: argparse.Namespace) -> int:
+    from index.runtime import configure_process
+    from rag.settings import AnswerSettings
     from ui.app import AppConfig, build_app, launch
     from ui.engine import Engine
 
+    # The chat's startup, before any model loads: it serves questions, one thread each (`rag chat` and `python -m ui`).
+    configure_process(serving=True)
     try:
         auth = login_from_env()
+        settings = AnswerSettings.from_env().with_overrides(backend=args.backend, model=args.model or None)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     index_dir = Path(args.index)
-    engine = Engine(index_dir, backend=args.backend or "llama-cpp", model=args.model)
+    engine = Engine(index_dir, settings=settings)
     config = AppConfig(
         index_dir=index_dir,
         feedback_path=Path(args.feedback) if args.feedback else index_dir / "feedback.jsonl",

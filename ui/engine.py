@@ -3,58 +3,23 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
+from index.build import prune_unused
 from index.store import IndexNotFound, IndexStore, StoreError, read_manifest
-from rag.answer import TOP_K, Answer, Assistant, History
+from index.types import Manifest
+from rag.answer import Assistant
+from rag.inputs import History
 from rag.llm.base import LLMBackend, LLMError, LLMTimeout, LLMUnavailable
+from rag.settings import AnswerSettings
+from rag.types import AnswerStream
 
 log = logging.getLogger(__name__)
-RERANKER_ENV = "RAG_RERANKER"
-
-
-@dataclass(frozen=True)
-class ChatSettings:
-    """The settings panel. `model` '' means the backend's default model."""
-
-    backend: str = "llama-cpp"
-    model: str = ""
-    top_k: int = TOP_K
-    retriever: str = "hybrid"
-    rerank: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class RerankStatus:
-    available: bool
-    reason: str
-    model_path: str = ""
 
 
 class EmptyIndex(StoreError):
     pass
-
-
-def rerank_status() -> RerankStatus:
-    """Re-ranking needs a local cross-encoder folder; none ships in a package, so it is off unless one is given."""
-    path = os.environ.get(RERANKER_ENV, "")
-    if not path:
-        return RerankStatus(
-            False,
-            f"unavailable: no cross-encoder is installed (none ships offline). Set {RERANKER_ENV}=FOLDER "
-            "to a saved sentence-transformers CrossEncoder to enable it.",
-        )
-    if not (Path(path) / "config.json").is_file():
-        return RerankStatus(False, f"unavailable: {RERANKER_ENV}={path} holds no config.json (not a model folder).")
-    return RerankStatus(True, f"cross-encoder from {path}", path)
 
 
 def friendly_error(exc: BaseException) -> str:
@@ -72,20 +37,26 @@ def friendly_error(exc: BaseException) -> str:
 
 
 class Engine:
-    """The loaded index and its assistants; `reload()` after the index changed (e.g. an upload)."""
+    """The loaded index and its assistants; `reload()` after the index changed (e.g. an upload).
 
-    def __init__(self, index_dir: str | Path, *, backend: str | LLMBackend | None = None, model: str = "") -> None:
+    Generation is serialised by the llama.cpp backend itself and by Gradio's queue (which
+    shows a waiting user their place), so retrieval of one question overlaps another's answer.
+    """
+
+    def __init__(
+        self, index_dir: str | Path, *, backend: str | LLMBackend | None = None, settings: AnswerSettings | None = None
+    ) -> None:
         self.index_dir = Path(index_dir)
         self._backend_object = backend if backend is not None and not isinstance(backend, str) else None
-        backend_name = backend if isinstance(backend, str) else getattr(backend, "name", None) or "llama-cpp"
-        self.defaults = ChatSettings(backend=backend_name, model=model)
-        self._assistants: dict[tuple[Any, ...], Assistant] = {}
+        named = backend if isinstance(backend, str) else getattr(backend, "name", None)
+        base = settings or AnswerSettings.from_env()
+        self.defaults = base.with_overrides(backend=named) if named in _backend_names() else base
+        self._assistants: dict[tuple[str, AnswerSettings], Assistant] = {}
         self._store: IndexStore | None = None
+        self._stale = False  # an older version may still be on disk, waiting for its readers to finish
         self._lock = threading.Lock()
-        # One generation at a time across every assistant: they may share one llama.cpp model.
-        self.generating = threading.Lock()
 
-    def manifest(self) -> dict[str, Any] | None:
+    def manifest(self) -> Manifest | None:
         return read_manifest(self.index_dir)
 
     def store(self) -> IndexStore:
@@ -93,6 +64,14 @@ class Engine:
             return self._open_store()
 
     def _open_store(self) -> IndexStore:
+        if self._store is not None and not self._store.is_current():
+            # A build replaced the version in use: open the new one; answers already running keep
+            # theirs, and the old version is deleted once the last of them lets go of it.
+            self._store = None
+            self._assistants.clear()
+            self._stale = True
+        if self._stale:
+            self._stale = not prune_unused(self.index_dir)
         if self._store is None:
             try:
                 self._store = IndexStore.open(self.index_dir)
@@ -113,38 +92,21 @@ class Engine:
             self._store = None
             self._assistants.clear()
 
-    def assistant(self, settings: ChatSettings) -> Assistant:
+    def assistant(self, settings: AnswerSettings) -> Assistant:
         with self._lock:
             store = self._open_store()
-            key = (store.version, settings.backend, settings.model, settings.retriever, settings.rerank)
+            key = (store.version, settings)
             if key not in self._assistants:
-                self._assistants[key] = Assistant(
-                    store,
-                    backend=self._backend(settings),
-                    retriever=settings.retriever,
-                    retrieval_options=self._retrieval_options(settings),
-                )
+                own = self._backend_object is not None and settings.backend == self.defaults.backend
+                backend = self._backend_object if own and not settings.model else None
+                self._assistants[key] = Assistant(store, settings, backend=backend)
             return self._assistants[key]
 
-    def stream(self, question: str, settings: ChatSettings, history: History) -> Iterator[str | Answer]:
-        assistant = self.assistant(settings)
-        with self.generating:
-            yield from assistant.stream(question, history=history, top_k=settings.top_k)
+    def stream(self, question: str, settings: AnswerSettings, history: History) -> AnswerStream:
+        return self.assistant(settings).stream(question, history=history)
 
-    def _backend(self, settings: ChatSettings) -> LLMBackend:
-        from rag.llm import get_backend
 
-        if self._backend_object is not None and settings.backend == self.defaults.backend and not settings.model:
-            return self._backend_object
-        return get_backend(settings.backend, **({"model": settings.model} if settings.model else {}))
+def _backend_names() -> tuple[str, ...]:
+    from rag.llm.registry import BACKENDS
 
-    @staticmethod
-    def _retrieval_options(settings: ChatSettings) -> dict[str, Any]:
-        if not settings.rerank:
-            return {}
-        status = rerank_status()
-        if not status.available:
-            raise ValueError(f"Re-ranking is {status.reason}")
-        from rag.rerank import get_reranker
-
-        return {"reranker": get_reranker("cross-encoder", model_path=status.model_path), "rerank": True}
+    return tuple(BACKENDS)

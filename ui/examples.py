@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from index.types import Manifest
 
 # A hidden file, so indexing the folder never treats it as a document: one question per line.
 EXAMPLES_FILE = ".rag-examples.txt"
 _MAX_TITLE = 90
 
 
-def example_questions(manifest: dict[str, Any] | None, limit: int = 4) -> list[str]:
+def example_questions(manifest: Manifest | None, limit: int = 4) -> list[str]:
     """Questions to offer in an empty chat; [] when the index has no documents yet."""
-    if not manifest:
+    if manifest is None:
         return []
-    source = Path(str(manifest.get("source", "")))
+    source = Path(manifest.source)
     folder = source if source.is_dir() else source.parent
     listed = _from_file(folder / EXAMPLES_FILE)
     if listed:
         return listed[:limit]
     # A title equal to the file name is no title (the loader falls back to it): no question to ask about it.
     titles = [
-        str(d.get("title", "")).strip()
-        for doc_id, d in manifest.get("documents", {}).items()
-        if str(d.get("title", "")).strip() not in (Path(doc_id.split("#")[0]).stem, Path(doc_id).name)
+        d.title.strip()
+        for doc_id, d in manifest.documents.items()
+        if d.title.strip() not in (Path(doc_id.split("#")[0]).stem, Path(doc_id).name)
     ]
     return [_about(t) for t in dict.fromkeys(t for t in titles if 0 < len(t) <= _MAX_TITLE)][:limit]
 

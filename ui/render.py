@@ -7,9 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answer import Answer
-from rag.citations import Citation
-from rag.types import Hit
+from rag.types import Answer, Citation, Hit
 
 _MARKER = re.compile(r"\[(\d+)\]")
 CLOSEST_SHOWN = 3

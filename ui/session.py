@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Answer
-from rag.citations import Citation
 from rag.conversation import Conversation
-from ui.engine import ChatSettings, Engine, friendly_error
+from rag.settings import AnswerSettings
+from rag.types import Answer, Citation
+from ui.engine import Engine, friendly_error
 from ui.render import Selection, answer_markdown, error_markdown, sources_html
 
 Messages = list[dict[str, str]]
@@ -24,9 +24,10 @@ class Turn:
     """One question and what came back: an `Answer`, or the error message shown instead."""
 
     question: str
-    settings: ChatSettings
+    settings: AnswerSettings
     answer: Answer | None = None
     error: str = ""
+    notice: str = ""  # said once above the answer, e.g. that the index was rebuilt since the last question
 
 
 @dataclass
@@ -36,6 +37,7 @@ class ChatSession:
     turns: list[Turn] = field(default_factory=list)
     conversation: Conversation = field(default_factory=Conversation)
     selection: Selection | None = None
+    index_version: str = ""  # the index version this tab last answered from
 
     def clear(self) -> None:
         self.turns.clear()
@@ -47,6 +49,7 @@ class ChatSession:
         for i, turn in enumerate(self.turns):
             out.append({"role": "user", "content": turn.question})
             text = answer_markdown(turn.answer, i) if turn.answer else error_markdown(turn.error)
+            text = f"_{turn.notice}_\n\n{text}" if turn.notice else text
             out.append({"role": "assistant", "content": text})
         return out
 
@@ -77,7 +80,7 @@ class Update:
     done: bool
 
 
-def respond(engine: Engine, session: ChatSession, question: str, settings: ChatSettings) -> Iterator[Update]:
+def respond(engine: Engine, session: ChatSession, question: str, settings: AnswerSettings) -> Iterator[Update]:
     """Stream one answer into the session: the partial text as it comes, then the checked answer."""
     question = question.strip()
     if not question:
@@ -89,19 +92,28 @@ def respond(engine: Engine, session: ChatSession, question: str, settings: ChatS
     before = session.messages()[:-1]
     partial = ""
     try:
-        for item in engine.stream(question, settings, session.conversation):
-            if isinstance(item, Answer):
-                turn.answer = item
-            else:
-                partial += item
-                yield Update([*before, {"role": "assistant", "content": partial + " ▌"}], session.panel(), False)
-    except Exception as exc:  # shown in the chat as a sentence; the trace goes to the server log
+        answer_stream = engine.stream(question, settings, session.conversation)
+        turn.notice = _index_notice(engine, session)
+        for piece in answer_stream:
+            partial += piece
+            yield Update([*before, {"role": "assistant", "content": partial + " ▌"}], session.panel(), False)
+        turn.answer = answer_stream.answer
+    except Exception as exc:  # noqa: BLE001 - shown in the chat as a sentence; the trace goes to the server log
         turn.error = friendly_error(exc)
     if turn.answer is None and not turn.error:
         turn.error = "The model stopped without an answer. Try again."
     if turn.answer is not None:
         session.conversation.add(question, turn.answer)
     yield Update(session.messages(), session.panel(), True)
+
+
+def _index_notice(engine: Engine, session: ChatSession) -> str:
+    """'Index updated: N documents.' the first time this session answers from a new index version."""
+    store = engine.store()
+    seen, session.index_version = session.index_version, store.version
+    if not seen or seen == store.version:
+        return ""
+    return f"Index updated: {store.manifest.counts.documents} documents."
 
 
 class FeedbackLog:

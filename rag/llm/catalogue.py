@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
+from index import env
 from rag.llm.base import LLMUnavailable, ModelIntegrityError
 
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
@@ -110,7 +111,7 @@ MODELS: dict[str, CatalogueModel] = {
 
 
 def model_cache_dir() -> Path:
-    return Path(os.environ.get("RAG_MODEL_CACHE") or Path.home() / ".cache" / "rag" / "models")
+    return env.model_cache()
 
 
 def resolve_model(model: str, *, cache_dir: Path | None = None) -> Path:

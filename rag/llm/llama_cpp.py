@@ -107,7 +107,7 @@ class LlamaCppBackend:
                     messages=chat,  # type: ignore[arg-type]  # plain dicts are what the TypedDicts describe
                     max_tokens=max_tokens,
                     temperature=temperature,
-                    stop=list(stop) if stop else None,
+                    stop=[s for s in stop if s] or None if stop else None,  # "" would match at once
                     seed=self.seed,
                     stream=True,
                 )

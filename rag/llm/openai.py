@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from index import env
 from rag.llm.base import (
     LLMAuthError,
     LLMError,
@@ -58,10 +58,10 @@ class OpenAICompatibleBackend:
         backoff: float = 0.5,
         max_wait: float = 30.0,
     ) -> None:
-        raw_url = base_url or os.environ.get("RAG_OPENAI_BASE_URL") or self.default_base_url
+        raw_url = base_url or env.get("RAG_OPENAI_BASE_URL") or self.default_base_url
         self.base_url, auth, self._password = _split_credentials(raw_url.rstrip("/"))
-        self.model = model or os.environ.get("RAG_OPENAI_MODEL") or self.default_model
-        self._key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
+        self.model = model or env.get("RAG_OPENAI_MODEL") or self.default_model
+        self._key = api_key if api_key is not None else env.get("OPENAI_API_KEY")
         self.name = f"{self.registry_name}:{self.model}"
         self._context_size = context_size
         self.stream = stream
@@ -111,8 +111,8 @@ class OpenAICompatibleBackend:
             "temperature": temperature,
             "stream": self.stream,
         }
-        if stop:
-            body["stop"] = list(stop)
+        if stop and any(stop):
+            body["stop"] = [s for s in stop if s]  # "" would match at once and end the answer empty
         response = self._send(body)
         try:
             if self.stream:

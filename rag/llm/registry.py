@@ -46,7 +46,7 @@ def _scripted(**options: Any) -> LLMBackend:
 
 
 BACKENDS: dict[str, Callable[..., LLMBackend]] = {
-    "llama-cpp": _llama_cpp,
+    DEFAULT_BACKEND: _llama_cpp,
     "openai": _openai,
     "llama-server": _llama_server,
     "ollama": _ollama,

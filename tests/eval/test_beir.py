@@ -1,4 +1,4 @@
-"""BEIR loaders: corpus, queries (.jsonl and .tsv), qrels TSV with a header."""
+"""BEIR loaders: queries (.jsonl and .tsv), qrels TSV with a header."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from eval.beir import CorpusRecord, DataError, load_corpus, load_qrels, load_queries
+from eval.beir import DataError, load_qrels, load_queries
 
 
-def test_load_corpus_and_queries(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text('{"_id": "7", "title": "T", "text": "body"}\n\n{"_id": 8, "text": "x"}\n', "utf-8")
-    assert load_corpus(corpus) == {"7": CorpusRecord("7", "T", "body"), "8": CorpusRecord("8", "", "x")}
+def test_load_queries(tmp_path: Path) -> None:
     queries = tmp_path / "queries.jsonl"
     queries.write_text('{"_id": "q1", "text": "what?", "metadata": {}}\n', "utf-8")
     assert load_queries(queries) == {"q1": "what?"}
@@ -49,6 +46,6 @@ def test_bad_json_and_missing_files(tmp_path: Path) -> None:
         load_queries(path)
     path.write_text("{oops\n", "utf-8")
     with pytest.raises(DataError, match=r":1: not valid JSON"):
-        load_corpus(path)
+        load_queries(path)
     with pytest.raises(FileNotFoundError, match=r"nope.tsv"):
         load_qrels(tmp_path / "nope.tsv")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
 from eval.cli import default_index_dir
-from rag.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

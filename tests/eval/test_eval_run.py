@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
 from eval.compare import compare_runs, render_comparison
 from eval.runner import ConfigMismatch, RunSettings, run_eval, select
 from index.build import build_index
 from index.chunking import ChunkerSettings
 from index.embedding import HashEmbedder
-from rag.cli import main
 from rag.llm.base import Message
 from rag.llm.scripted import ScriptedBackend
 from rag.prompting import REFUSAL
+from rag.settings import AnswerSettings
 
 DOCS = {
     "alaska.txt": "Alaska summit\n\nThe summit took place in Anchorage, Alaska. Putin arrived by plane on Friday.",
@@ -98,7 +99,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return questions, index
 
 
-SETTINGS = RunSettings(top_k=3, assistant_options={"min_evidence": 0.0}, progress=False)
+SETTINGS = RunSettings(top_k=3, answer=AnswerSettings(min_evidence=0.0), progress=False)
 
 
 def test_run_scores_every_question_and_writes_the_run_folder(data: tuple[Path, Path], tmp_path: Path) -> None:
@@ -158,7 +159,7 @@ def test_resume_refuses_another_configuration(
 ) -> None:
     questions, index = data
     run_eval(questions, index, out=tmp_path / "run", settings=SETTINGS, backend=Model(REPLIES))
-    other = RunSettings(top_k=2, assistant_options={"min_evidence": 0.0}, progress=False)
+    other = RunSettings(top_k=2, answer=AnswerSettings(min_evidence=0.0), progress=False)
     with pytest.raises(ConfigMismatch, match="differs in: top_k"):
         run_eval(questions, index, out=tmp_path / "run", settings=other, backend=Model(REPLIES))
     with monkeypatch.context() as patch:
@@ -167,7 +168,7 @@ def test_resume_refuses_another_configuration(
             run_eval(questions, index, out=tmp_path / "run", settings=SETTINGS, backend=Model(REPLIES))
     # A different selection of the same configuration reuses the records: nothing is asked again.
     again = Model(REPLIES)
-    limited = RunSettings(top_k=3, assistant_options={"min_evidence": 0.0}, progress=False, limit=2)
+    limited = RunSettings(top_k=3, answer=AnswerSettings(min_evidence=0.0), progress=False, limit=2)
     run = run_eval(questions, index, out=tmp_path / "run", settings=limited, backend=again)
     assert run.summary.questions == 2 and run.reused == 2 and not again.answered
 
@@ -175,7 +176,7 @@ def test_resume_refuses_another_configuration(
 def test_parallel_workers_give_the_same_records(data: tuple[Path, Path], tmp_path: Path) -> None:
     questions, index = data
     one = run_eval(questions, index, out=tmp_path / "one", settings=SETTINGS, backend=Model(REPLIES))
-    parallel = RunSettings(top_k=3, assistant_options={"min_evidence": 0.0}, progress=False, workers=3)
+    parallel = RunSettings(top_k=3, answer=AnswerSettings(min_evidence=0.0), progress=False, workers=3)
     three = run_eval(questions, index, out=tmp_path / "three", settings=parallel, backend=Model(REPLIES))
     assert [(r.id, r.answer, r.metrics) for r in one.records] == [(r.id, r.answer, r.metrics) for r in three.records]
 
@@ -246,8 +247,10 @@ def test_beir_questions_are_scored_on_retrieval_alone(tmp_path: Path) -> None:
     qrels.write_text("query-id\tcorpus-id\tscore\n1\td1\t1\n2\td2\t1\n", "utf-8")
     index = tmp_path / "index"
     build_index(corpus, index, embedder=HashEmbedder(64))
-    # No backend is loaded for retrieval-only questions: a backend name that does not exist is never looked up.
-    settings = RunSettings(backend="no-such-backend", retriever="lexical", qrels=str(qrels), progress=False)
+    # No backend is loaded for retrieval-only questions: the openai backend (no server here) is never built.
+    settings = RunSettings(
+        answer=AnswerSettings(backend="openai", retriever="lexical"), qrels=str(qrels), progress=False
+    )
     run = run_eval(queries, index, out=tmp_path / "run", settings=settings)
     assert run.question_set.format == "beir" and run.summary.k == 10
     assert [(r.id, r.metrics["hit@k"], r.metrics["mrr@10"], r.metrics.get("f1")) for r in run.records] == [

@@ -11,9 +11,7 @@ from eval.records import QuestionRecord
 from eval.scoring import answer_scores, citation_scores, missing_gold, retrieval_scores
 from eval.summary import summarize, summarize_metric
 from index.types import Chunk
-from rag.answer import Answer
-from rag.citations import Citation
-from rag.types import Hit
+from rag.types import Answer, Citation, Hit
 
 
 def chunk(cid: str, doc: str, text: str) -> Chunk:
@@ -72,7 +70,9 @@ def answer(
     text: str, cites: tuple[Citation, ...] = (), unsupported: tuple[str, ...] = (), refused: bool = False
 ) -> Answer:
     sources = tuple(Hit(c, 1.0, i) for i, c in enumerate((C1, C2, C3, C4), start=1))
-    return Answer("?", text, cites, sources, refused, unsupported)
+    return Answer(
+        question="?", text=text, citations=cites, sources=sources, refused=refused, unsupported_sentences=unsupported
+    )
 
 
 def test_citation_precision_recall_and_unsupported_share() -> None:

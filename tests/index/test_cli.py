@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rag.cli import main
+from cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -61,7 +61,7 @@ def test_kill_9_mid_build_keeps_previous_version(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         store = IndexStore.open(idx)  # must load whatever the moment of the kill
-        docs = len(store.manifest["documents"])
+        docs = len(store.manifest.documents)
         assert docs in (3, 603)
         assert len(store.chunks) == len(store.vectors())
         outcomes.append("old" if store.version == old_version else "new")
@@ -72,7 +72,7 @@ def test_kill_9_mid_build_keeps_previous_version(tmp_path: Path) -> None:
     done = subprocess.run(index_cmd(src, idx), env=run_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     store = IndexStore.open(idx)
-    assert len(store.manifest["documents"]) == 603
+    assert len(store.manifest.documents) == 603
     leftovers = [p.name for p in idx.iterdir() if p.name.startswith((".tmp-", ".current-"))]
     assert leftovers == []
     assert [p.name for p in idx.iterdir() if p.name.startswith("v")] == [store.version]

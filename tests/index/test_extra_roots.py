@@ -39,8 +39,8 @@ def test_add_root_indexes_uploads_with_prefixed_ids_and_keeps_settings(corpus: P
     assert doc_ids(out) == {"a.txt", "b.md", "uploads/a.txt"}
     manifest = read_manifest(out)
     assert manifest is not None
-    assert manifest["extra_roots"] == [str(uploads.resolve())]
-    assert manifest["chunker"] == SETTINGS.to_json() and manifest["source"] == str(corpus.resolve())
+    assert manifest.extra_roots == (str(uploads.resolve()),)
+    assert manifest.chunker == SETTINGS and manifest.source == str(corpus.resolve())
 
 
 def test_rebuilding_the_source_keeps_recorded_roots(corpus: Path, tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_nothing_changed_reuses_the_version_and_a_vanished_root_is_dropped(corpu
     gone = build_index(corpus, out, embedder=HashEmbedder(64), settings=SETTINGS)
     assert gone.removed == ("uploads/z.txt",)
     manifest = read_manifest(out)
-    assert manifest is not None and manifest["extra_roots"] == []
+    assert manifest is not None and manifest.extra_roots == ()
 
 
 def test_add_root_to_a_missing_index_makes_it_the_source(tmp_path: Path) -> None:
@@ -80,4 +80,4 @@ def test_add_root_to_a_missing_index_makes_it_the_source(tmp_path: Path) -> None
     report = add_root(tmp_path / "idx", uploads, embedder=HashEmbedder(64))
     assert report.added == ("note.txt",)
     manifest = read_manifest(tmp_path / "idx")
-    assert manifest is not None and manifest["source"] == str(uploads.resolve())
+    assert manifest is not None and manifest.source == str(uploads.resolve())

@@ -21,7 +21,7 @@ from index.store import (
     read_faiss,
     write_version,
 )
-from index.types import Chunk
+from index.types import Chunk, EmbedderInfo, Manifest
 
 
 def clustered(n: int, dim: int, seed: int, topics: int = 200) -> np.ndarray:
@@ -37,10 +37,11 @@ def clustered(n: int, dim: int, seed: int, topics: int = 200) -> np.ndarray:
 
 
 def test_auto_picks_flat_up_to_the_threshold_and_ivf_above() -> None:
-    assert faiss_settings("auto", FLAT_MAX_CHUNKS)["kind"] == "flat"
+    assert faiss_settings("auto", FLAT_MAX_CHUNKS).kind == "flat"
     above = faiss_settings("auto", FLAT_MAX_CHUNKS + 1)
-    assert (above["kind"], above["requested"]) == ("ivf", "auto")
-    assert above["nlist"] * 39 <= FLAT_MAX_CHUNKS + 1 and 1 <= above["nprobe"] <= above["nlist"]
+    assert (above.kind, above.requested) == ("ivf", "auto")
+    assert above.nlist is not None and above.nprobe is not None
+    assert above.nlist * 39 <= FLAT_MAX_CHUNKS + 1 and 1 <= above.nprobe <= above.nlist
     with pytest.raises(ValueError, match="auto, flat, ivf, hnsw"):
         faiss_settings("ivfpq", 10)
 
@@ -49,7 +50,7 @@ def test_auto_approximate_index_reaches_recall_095_against_numpy(tmp_path: Path)
     n = FLAT_MAX_CHUNKS + 10_000
     vectors, queries = clustered(n, 64, seed=1), clustered(200, 64, seed=2)
     settings = faiss_settings("auto", n)
-    assert settings["kind"] == "ivf"
+    assert settings.kind == "ivf"
     import faiss
 
     faiss.write_index(build_faiss(vectors, settings), str(tmp_path / "v.faiss"))
@@ -58,7 +59,7 @@ def test_auto_approximate_index_reaches_recall_095_against_numpy(tmp_path: Path)
     truth = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows.tolist(), truth.tolist())])
     assert recall >= 0.95, recall
-    assert index.nprobe == settings["nprobe"] < settings["nlist"]  # it really is approximate
+    assert settings.nlist is not None and index.nprobe == settings.nprobe < settings.nlist  # it really is approximate
 
 
 TEXTS = ["Zürich café — naïve 東京 🚀", 'quotes " and \\ backslash', "line\nbreak\u2028separator", "", "plain"]
@@ -90,7 +91,7 @@ def _synthetic_store(tmp_path: Path, n: int, kind: str = "auto") -> Path:
     rng = np.random.default_rng(3)
     words = [f"w{i}" for i in range(300)]
     chunks = [Chunk(f"doc{i}#0", f"doc{i}", f"doc{i}.txt", "", " ".join(rng.choice(words, 12)), 0, 1) for i in range(n)]
-    manifest = {"source": "synthetic", "embedder": {"name": "test-16", "dim": 16}, "documents": {}, "files": {}}
+    manifest = Manifest(source="synthetic", embedder=EmbedderInfo("test-16", 16), faiss=faiss_settings(kind, n))
     write_version(tmp_path / "idx", chunks, clustered(n, 16, seed=5, topics=20), manifest, kind)
     return tmp_path / "idx"
 
@@ -107,7 +108,7 @@ def test_opening_parses_no_chunk_record(tmp_path: Path) -> None:
 def test_ivf_store_searches_and_returns_exact_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("index.store.FLAT_MAX_CHUNKS", 1000)
     store = IndexStore.open(_synthetic_store(tmp_path, 3000))
-    assert store.faiss_kind == "ivf" and store.manifest["faiss"]["requested"] == "auto"
+    assert store.faiss_kind == "ivf" and store.manifest.faiss.requested == "auto"
     expected = clustered(3000, 16, seed=5, topics=20)
     np.testing.assert_allclose(store.vectors([5, 2999, 0]), expected[[5, 2999, 0]], atol=1e-6)
     np.testing.assert_allclose(store.vectors(), expected, atol=1e-6)

@@ -119,9 +119,9 @@ def test_other_source_is_refused_unless_replace(tmp_path: Path) -> None:
     build_index(corpus(tmp_path / "a", 2), idx, embedder=HashEmbedder(64), settings=SMALL)
     with pytest.raises(IndexMismatch, match="--replace"):
         build_index(corpus(tmp_path / "b", 3), idx, embedder=HashEmbedder(64), settings=SMALL)
-    assert len(IndexStore.open(idx).manifest["documents"]) == 2
+    assert len(IndexStore.open(idx).manifest.documents) == 2
     build_index(tmp_path / "b", idx, embedder=HashEmbedder(64), settings=SMALL, replace=True)
-    assert len(IndexStore.open(idx).manifest["documents"]) == 3
+    assert len(IndexStore.open(idx).manifest.documents) == 3
 
 
 def test_missing_index_and_bad_source(tmp_path: Path) -> None:

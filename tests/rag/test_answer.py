@@ -9,10 +9,11 @@ import pytest
 from index.build import build_index
 from index.chunking import ChunkerSettings
 from index.embedding import HashEmbedder
-from rag.answer import Answer, Assistant, ask
+from rag.answer import Assistant, ask
 from rag.conversation import Conversation, keyword_rewrite, needs_context
 from rag.llm.scripted import ScriptedBackend
 from rag.prompting import REFUSAL, SYSTEM_PROMPT, build_prompt
+from rag.types import Answer
 
 DOCS = {
     "alaska.txt": "Alaska summit\n\nThe summit took place in Anchorage, Alaska. Putin arrived by plane on Friday.",
@@ -68,11 +69,21 @@ def test_weak_retrieval_declines_without_calling_the_model(index_dir: Path) -> N
 
 def test_stream_yields_pieces_then_the_answer(index_dir: Path) -> None:
     a = assistant(index_dir, "Taiwan burned fossil fuels for 87 percent of its energy [3].")
-    items = list(a.stream("What share of Taiwan's energy came from fossil fuels?"))
-    assert isinstance(items[-1], Answer)
-    pieces = [i for i in items[:-1] if isinstance(i, str)]
-    assert len(pieces) > 3 and "".join(pieces) == items[-1].raw_text
-    assert items[-1].timings.first_token > 0
+    answer_stream = a.stream("What share of Taiwan's energy came from fossil fuels?")
+    assert not answer_stream.done
+    pieces = list(answer_stream)
+    assert answer_stream.done and all(isinstance(p, str) for p in pieces)
+    answer = answer_stream.answer
+    assert len(pieces) > 3 and "".join(pieces) == answer.raw_text == answer_stream.streamed_text
+    assert answer.timings.first_token > 0
+    assert len(answer.hits) >= 10 or len(answer.hits) == len(a.store)
+    assert [h.chunk.id for h in answer.hits[: len(answer.sources)]] == [h.chunk.id for h in answer.sources]
+
+
+def test_reading_the_answer_first_finishes_the_stream(index_dir: Path) -> None:
+    a = assistant(index_dir, "Taiwan burned fossil fuels for 87 percent of its energy [3].")
+    answer_stream = a.stream("What share of Taiwan's energy came from fossil fuels?")
+    assert not answer_stream.answer.refused and list(answer_stream) == []
 
 
 def test_prompt_numbers_sources_and_fits_the_context(index_dir: Path) -> None:
@@ -118,13 +129,55 @@ def test_conversation_keeps_turns(index_dir: Path) -> None:
 def test_ask_reuses_one_assistant_and_validates(index_dir: Path) -> None:
     backend = ScriptedBackend("The summit took place in Anchorage, Alaska [1].")
     first = ask("Where was the summit?", index=index_dir, backend=backend)
-    streamed = list(ask("Where was the summit?", index=index_dir, backend=backend, stream=True))
-    assert isinstance(first, Answer) and isinstance(streamed[-1], Answer)
+    streamed = ask("Where was the summit?", index=index_dir, backend=backend, stream=True)
+    pieces = list(streamed)
+    assert isinstance(first, Answer) and isinstance(streamed.answer, Answer) and "".join(pieces)
     assert len(backend.calls) == 2
     with pytest.raises(ValueError, match="empty"):
         ask("   ", index=index_dir, backend=backend)
     with pytest.raises(ValueError, match="top_k=0"):
         Assistant(index_dir, backend=backend, top_k=0)
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        (None, ([], [])),
+        (["Who is the columnist?", "  "], (["Who is the columnist?"], [])),
+        (
+            [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": "Who is the columnist?"},
+                {"role": "assistant", "content": "Marc Champion [1]."},
+            ],
+            (["Who is the columnist?"], ["Marc Champion [1]."]),
+        ),
+    ],
+)
+def test_history_forms(history: object, expected: tuple[list[str], list[str]]) -> None:
+    from rag.inputs import history_turns
+
+    assert history_turns(history) == expected
+
+
+@pytest.mark.parametrize(
+    "bad", ["Who is he?", 5, ["a", None], [{"role": "user"}], [{"role": "robot", "content": "x"}], [b"x"]]
+)
+def test_bad_history_is_refused_before_anything_runs(bad: object) -> None:
+    from rag.inputs import history_turns
+
+    with pytest.raises(TypeError, match=r"list of earlier questions|role and a string content"):
+        history_turns(bad)
+
+
+@pytest.mark.parametrize(("question", "error"), [(None, TypeError), (5, TypeError), ("", ValueError)])
+def test_bad_questions_and_top_k_fail_before_a_model_loads(question: object, error: type[Exception]) -> None:
+    # The index does not exist and the backend would load a model: neither is reached.
+    with pytest.raises(error):
+        ask(question, index="/nonexistent/index", backend="llama-cpp")  # type: ignore[arg-type]
+    for top_k in (0, -1, 10_000, 2.5, True):
+        with pytest.raises(ValueError, match="top_k"):
+            ask("Where?", index="/nonexistent/index", backend="llama-cpp", top_k=top_k)  # type: ignore[arg-type]
 
 
 def test_orders_addressed_to_the_model_never_reach_it() -> None:

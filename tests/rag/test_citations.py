@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from index.types import Chunk
-from rag.citations import CitationChecker, lexical_support, parse_markers, split_sentences, strip_markers
+from rag.citations import CitationChecker, lexical_support, parse_markers
+from rag.text import split_sentences, strip_markers
 from rag.types import Hit
 
 

@@ -97,8 +97,9 @@ def test_every_dev_question(assistant: Assistant, row: dict[str, Any]) -> None:
 
 
 def test_streamed_answer_matches_the_final_answer(assistant: Assistant) -> None:
-    items = list(assistant.stream("How much territory did Russian forces seize around Pokrovsk?"))
-    final = items[-1]
-    assert not isinstance(final, str)
-    assert "".join(i for i in items[:-1] if isinstance(i, str)).strip().endswith(final.raw_text[-10:])
+    answer_stream = assistant.stream("How much territory did Russian forces seize around Pokrovsk?")
+    pieces = list(answer_stream)
+    final = answer_stream.answer
+    assert all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces).strip().endswith(final.raw_text[-10:])
     assert "10km" in final.text.replace(" km", "km")

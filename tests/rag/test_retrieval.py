@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from index.build import build_index
 from index.chunking import ChunkerSettings
 from index.embedding import HashEmbedder
+from index.runtime import configure_process
 from index.store import IndexStore
 from index.types import Chunk
 from rag.retrieval import (
@@ -19,7 +21,6 @@ from rag.retrieval import (
     RetrievalSettings,
     Retriever,
     get_retriever,
-    serving_threads,
 )
 from rag.types import Hit
 
@@ -176,13 +177,34 @@ def test_empty_query_and_hit_invariants(store: IndexStore) -> None:
         Hit(hit.chunk, 1.0, 0)
 
 
-def test_serving_threads_pins_and_restores() -> None:
+def test_retrieve_leaves_threads_and_environment_alone(store: IndexStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thread counts are the process's choice (index.runtime.configure_process), never a retrieval call's."""
     import faiss
 
+    calls: list[int] = []
+    monkeypatch.setattr(faiss, "omp_set_num_threads", calls.append)
+    environ = dict(os.environ)
+    for name in ("hybrid", "dense", "lexical"):
+        assert get_retriever(name, store, embedder=EMB).retrieve("zebra sightings")
+    assert calls == [] and dict(os.environ) == environ
+
+
+def test_serving_process_pins_one_thread_a_query_and_batch_restores(
+    store: IndexStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faiss
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = faiss.omp_get_max_threads()
-    with serving_threads():
+    try:
+        configure_process(serving=True)
+        assert faiss.omp_get_max_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+        assert HybridRetriever(store, embedder=EMB).retrieve("zebra sightings")
         assert faiss.omp_get_max_threads() == 1
-    assert faiss.omp_get_max_threads() == before
+        configure_process(serving=True)  # the same choice again changes nothing
+    finally:
+        configure_process(serving=False)
+    assert faiss.omp_get_max_threads() == before and "OMP_NUM_THREADS" not in os.environ
 
 
 def test_hybrid_from_many_threads_matches_one_at_a_time(store: IndexStore) -> None:

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from index.store import IndexStore
-from index.types import Chunk
-from rag.answer import Answer
-from rag.citations import Citation
-from rag.types import Hit
+from index.store import IndexStore, faiss_settings
+from index.types import Chunk, DocumentEntry, EmbedderInfo, Manifest
+from rag.rerank import rerank_status
+from rag.types import Answer, Citation, Hit
 from ui.cli import add_arguments, login_from_env
-from ui.engine import rerank_status
 from ui.examples import EXAMPLES_FILE, example_questions
 from ui.render import Selection, answer_markdown, highlight, sources_html, with_chips
 from ui.uploads import check_upload, safe_name, save_uploads, upload_and_index
@@ -82,13 +80,15 @@ def test_highlight_escapes_and_marks_evidence_at_document_offsets() -> None:
 def test_chips_and_panel_for_an_answer_and_for_a_refusal() -> None:
     hit = Hit(CHUNK, 0.9, 1, {"dense": 0.9})
     c = citation(CHUNK, 1, "The <b>key</b> fact.", 0.77)
-    answer = Answer("Q?", "The key fact [1]. See [9].", (c,), (hit,), False)
+    answer = Answer(question="Q?", text="The key fact [1]. See [9].", citations=(c,), sources=(hit,))
     md = answer_markdown(answer, 2)
     assert md.count('href="#src-2-1"') == 2 and "[9]" in md  # a marker with no source stays text
     panel = sources_html(answer, 2, selected=1)
     assert 'class="src-card selected" id="src-2-1"' in panel and "support 0.77" in panel
     assert "Doc &lt;title&gt;" in panel and "characters 100–137" in panel
-    refused = Answer("Q?", "The documents don't say.", (), (hit,), True, refusal_reason="no passage")
+    refused = Answer(
+        question="Q?", text="The documents don't say.", sources=(hit,), refused=True, refusal_reason="no passage"
+    )
     assert "Not answered" in answer_markdown(refused, 0) and "Closest passages" in sources_html(refused, 0)
     assert with_chips("a < b [1]", 0, {1}).startswith('a &lt; b <a class="cite"')
     assert Selection.parse("3:2:99") == Selection(3, 2) and Selection.parse("x:1") is None
@@ -96,11 +96,13 @@ def test_chips_and_panel_for_an_answer_and_for_a_refusal() -> None:
 
 def test_examples_come_from_the_corpus_file_or_its_titles(tmp_path: Path) -> None:
     documents = {
-        "a.txt": {"title": "Alaska summit"},
-        "b.txt": {"title": "x" * 200},
-        "004_83ae.txt": {"title": "004_83ae"},
+        "a.txt": DocumentEntry("0" * 64, 1, "Alaska summit"),
+        "b.txt": DocumentEntry("1" * 64, 1, "x" * 200),
+        "004_83ae.txt": DocumentEntry("2" * 64, 1, "004_83ae"),
     }
-    manifest = {"source": str(tmp_path), "documents": documents}
+    manifest = Manifest(
+        source=str(tmp_path), embedder=EmbedderInfo("hash-64", 64), faiss=faiss_settings("flat", 3), documents=documents
+    )
     assert example_questions(manifest) == ["What does “Alaska summit” say?"]
     (tmp_path / EXAMPLES_FILE).write_text("# comment\nHow do I index a folder?\n\n", encoding="utf-8")
     assert example_questions(manifest) == ["How do I index a folder?"]
@@ -109,7 +111,9 @@ def test_examples_come_from_the_corpus_file_or_its_titles(tmp_path: Path) -> Non
 
 def test_guide_ships_its_example_questions() -> None:
     guide = Path(__file__).resolve().parents[2] / "docs" / "guide"
-    questions = example_questions({"source": str(guide), "documents": {}})
+    questions = example_questions(
+        Manifest(source=str(guide), embedder=EmbedderInfo("hash-64", 64), faiss=faiss_settings("flat", 0))
+    )
     assert len(questions) >= 3 and all(q.endswith("?") for q in questions)
 
 
@@ -125,9 +129,10 @@ def test_cli_binds_loopback_never_shares_and_reads_login_from_env() -> None:
 
 
 def test_rag_chat_is_a_subcommand() -> None:
-    from rag.cli import COMMANDS, build_parser
+    import ui.cli
+    from cli import COMMANDS, build_parser
 
-    assert COMMANDS["chat"][0] == "ui.cli"
+    assert COMMANDS["chat"].module is ui.cli and COMMANDS["chat"].serving
     args = build_parser().parse_args(["chat", "--index", "x", "--port", "7999"])
     assert (args.command, args.index, args.port, args.host) == ("chat", "x", 7999, "127.0.0.1")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rag.llm.base import LLMTimeout, LLMUnavailable, Message
 from rag.llm.scripted import ScriptedBackend
-from ui.engine import ChatSettings, Engine
+from ui.engine import Engine
 from ui.session import ChatSession, FeedbackLog, Update, respond
 
 POKROVSK = "Russian forces seized 10km of territory around Pokrovsk [1]."
@@ -118,7 +118,7 @@ def test_unavailable_rerank_is_an_error_not_a_silent_fallback(small_index: Path,
     mp.delenv("RAG_RERANKER", raising=False)
     try:
         eng = engine(small_index)
-        settings = ChatSettings(backend=eng.defaults.backend, rerank=True)
+        settings = eng.defaults.with_overrides(rerank=True)
         text = list(respond(eng, ChatSession(), "Pokrovsk territory?", settings))[-1].messages[-1]["content"]
         assert "Re-ranking is unavailable" in text and "RAG_RERANKER" in text
     finally:
