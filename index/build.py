@@ -43,6 +43,10 @@ from index.types import (
 )
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+# A file over this many chunks gets a warning with its embedding time, at the rate the torch
+# MiniLM embedder measured on this 2-core box (docs/benchmarks.md, indexing: about 24 chunks/s).
+LARGE_FILE_CHUNKS = 20_000
+EMBED_CHUNKS_PER_SECOND = 24.0
 
 
 @dataclass
@@ -54,6 +58,22 @@ class _Plan:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+    large_file_chunks: int = 0  # a file yielding more chunks than this gets a warning (0: never)
+    on_warning: Callable[[str], None] | None = None
+
+    def warn_if_large(self, rel: str, new_chunks: int) -> None:
+        if not self.large_file_chunks or new_chunks <= self.large_file_chunks:
+            return
+        minutes = new_chunks / EMBED_CHUNKS_PER_SECOND / 60
+        message = (
+            f"{rel} yields {new_chunks:,} chunks (over {self.large_file_chunks:,}): embedding them takes about "
+            f"{minutes:.0f} minutes on a 2-core CPU. Press Ctrl-C to stop (vectors embedded so far are cached), "
+            "or split the file, or index only what you need."
+        )
+        self.warnings.append(message)
+        if self.on_warning:
+            self.on_warning(message)
 
 
 @contextmanager
@@ -108,6 +128,8 @@ def build_index(
     progress: Progress | None = None,
     extra_roots: Sequence[str | Path] | None = None,
     follow_links: bool = False,
+    large_file_chunks: int = LARGE_FILE_CHUNKS,
+    on_warning: Callable[[str], None] | None = None,
 ) -> IndexReport:
     """Mirror `source` (a folder or one file) into `index_dir`, incrementally.
 
@@ -135,9 +157,9 @@ def build_index(
         previous = _previous_chunks(out) if old and not reason else {}
         chunker = Chunker(settings, limit_counter=emb.count_tokens, limit=emb.max_tokens)
         sources = [(src, src), *((r, r.parent) for r in roots)]
-        plan = _plan(
-            sources, old if not reason else None, previous, chunker, max_file_bytes, stages, progress, follow_links
-        )
+        plan = _Plan(large_file_chunks=large_file_chunks, on_warning=on_warning)
+        old_kept = old if not reason else None
+        _plan(plan, sources, old_kept, previous, chunker, max_file_bytes, stages, progress, follow_links)
         removed = sorted(set(old.documents) - set(plan.documents)) if old and not reason else []
         nothing_changed = (
             old is not None
@@ -168,6 +190,7 @@ def build_index(
         removed=tuple(removed),
         unchanged=plan.unchanged,
         skipped=tuple(plan.skipped),
+        warnings=tuple(plan.warnings),
         embedded_chunks=embedded,
         cached_chunks=len(plan.chunks) - embedded,
         seconds=time.perf_counter() - started,
@@ -262,6 +285,7 @@ def add_root(
 
 
 def _plan(
+    plan: _Plan,
     sources: Sequence[tuple[Path, Path]],
     old: Manifest | None,
     previous: dict[str, list[Chunk]],
@@ -271,7 +295,6 @@ def _plan(
     progress: Progress | None,
     follow_links: bool = False,
 ) -> _Plan:
-    plan = _Plan()
     old_files: Mapping[str, FileEntry] = old.files if old else {}
     old_docs: Mapping[str, DocumentEntry] = old.documents if old else {}
     # (file, the root its id is relative to): an extra root's ids start with its folder name.
@@ -294,6 +317,7 @@ def _plan(
         plan.skipped.extend(loaded.skipped)
         doc_ids = []
         t0 = time.perf_counter()
+        new_chunks = 0
         for doc in loaded.documents:
             if doc.id in plan.documents:
                 plan.skipped.append(SkippedFile(doc.id, "duplicate document id"))
@@ -304,12 +328,14 @@ def _plan(
             chunks = previous[doc.id] if before and before.sha256 == fp and doc.id in previous else None
             if chunks is None:
                 chunks = chunker.chunk(doc)
+                new_chunks += len(chunks)
                 (plan.updated if before else plan.added).append(doc.id)
             else:
                 plan.unchanged += 1
             plan.chunks.extend(chunks)
             plan.documents[doc.id] = DocumentEntry(fp, len(chunks), doc.title)
         chunk_s += time.perf_counter() - t0
+        plan.warn_if_large(rel, new_chunks)
         if doc_ids:
             plan.files[rel] = FileEntry(stat.st_size, stat.st_mtime_ns, tuple(doc_ids))
         if progress:

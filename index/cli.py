@@ -29,6 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rebuild", action="store_true", help="ignore the existing index and re-embed everything")
     parser.add_argument("--replace", action="store_true", help="let PATH replace the source the index mirrors")
     parser.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=None,
+        help="skip files larger than this many megabytes (default: 25, about a quarter hour of embedding)",
+    )
+    parser.add_argument(
+        "--warn-chunks",
+        type=int,
+        default=None,
+        help="warn, with the embedding time, about a file that yields more chunks than this (default: 20000)",
+    )
+    parser.add_argument(
         "--follow-links",
         action="store_true",
         help="also index files that symbolic links point at outside PATH (skipped by default)",
@@ -39,8 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from index.build import build_index
+    from index.build import LARGE_FILE_CHUNKS, build_index
     from index.chunking import ChunkerSettings
+    from index.documents import DEFAULT_MAX_FILE_BYTES
     from index.store import DiskFull, StoreError
 
     bars: dict[str, tqdm] = {}
@@ -67,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
             replace=args.replace,
             progress=progress,
             follow_links=args.follow_links,
+            max_file_bytes=int(args.max_file_mb * 1_000_000) if args.max_file_mb else DEFAULT_MAX_FILE_BYTES,
+            large_file_chunks=LARGE_FILE_CHUNKS if args.warn_chunks is None else args.warn_chunks,
+            on_warning=lambda message: tqdm.write(f"warning: {message}", file=sys.stderr),
         )
     except DiskFull as exc:  # the run's fault was the machine's, not the command's: exit 1, not 2
         print(f"error: {exc}", file=sys.stderr)
@@ -93,6 +109,7 @@ def format_report(report: IndexReport) -> str:
         f"  {report.seconds:.2f} s in all, {model:.2f} s of it loading the embedder; "
         f"{report.chunks_per_second:.1f} chunks/s ({stages})",
     ]
+    lines += [f"  warning: {w}" for w in report.warnings]
     if report.full_rebuild_reason:
         lines.append(f"  full rebuild: {report.full_rebuild_reason}")
     for skip in report.skipped[:50]:

@@ -18,7 +18,10 @@ from pathlib import Path
 from index.types import Document, SkippedFile
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
-DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
+# What a user can wait for: at about 1 KB of text a chunk and 24 chunks/s (docs/benchmarks.md), a
+# 25 MB text file is about 25,000 chunks and a quarter of an hour of embedding. --max-file-mb overrides.
+DEFAULT_MAX_FILE_MB = 25
+DEFAULT_MAX_FILE_BYTES = DEFAULT_MAX_FILE_MB * 1_000_000
 _TITLE_MAX_CHARS = 200
 _WESTERN = ("cp1252", "latin_1", "iso8859_15")
 

@@ -91,6 +91,7 @@ class IndexReport:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     full_rebuild_reason: str = ""
+    warnings: tuple[str, ...] = ()
 
     @property
     def chunks_per_second(self) -> float:

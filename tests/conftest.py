@@ -77,3 +77,28 @@ def news_index(tmp_path_factory: pytest.TempPathFactory, minilm: Any) -> Path:
     out = tmp_path_factory.mktemp("news-index")
     build_index(need(NEWS), out, embedder=minilm)
     return out
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture()
+def serve(tmp_path: Path) -> Iterator[Any]:
+    """`serve(engine)` starts the chat on a free loopback port and returns its URL; all close at teardown."""
+    from ui.app import AppConfig, build_app, launch
+
+    apps: list[Any] = []
+
+    def start(engine: Any) -> str:
+        app = build_app(engine, AppConfig(index_dir=engine.index_dir, feedback_path=tmp_path / "feedback.jsonl"))
+        apps.append(app)
+        return str(launch(app, port=free_port(), block=False))
+
+    yield start
+    for app in apps:
+        app.close()

@@ -4,10 +4,9 @@ cited within one question, an added one is found, and the superseded version lea
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from index.store import IndexStore
 from rag.answer import Assistant
 from rag.llm.base import Message
 from rag.llm.scripted import ScriptedBackend
-from ui.app import AppConfig, build_app, launch
 from ui.engine import Engine
 from ui.session import ChatSession, respond
 
@@ -110,27 +108,6 @@ def test_an_open_store_keeps_its_version_on_disk_until_closed(tmp_path: Path) ->
     assert versions(index) == ["v0003"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture()
-def served(tmp_path: Path) -> Iterator[Any]:
-    apps: list[Any] = []
-
-    def start(engine: Engine) -> str:
-        app = build_app(engine, AppConfig(index_dir=engine.index_dir, feedback_path=tmp_path / "feedback.jsonl"))
-        apps.append(app)
-        return launch(app, port=free_port(), block=False)
-
-    yield start
-    for app in apps:
-        app.close()
-
-
 def text_of(message: dict[str, Any]) -> str:
     content = message["content"]
     if isinstance(content, list):
@@ -139,7 +116,7 @@ def text_of(message: dict[str, Any]) -> str:
 
 
 @pytest.mark.integration
-def test_served_chat_stops_citing_a_document_removed_by_rag_index(tmp_path: Path, served: Any) -> None:
+def test_served_chat_stops_citing_a_document_removed_by_rag_index(tmp_path: Path, serve: Any) -> None:
     """The chat on loopback, and `rag index` as its own process on the same folder, as a user would run them."""
     from gradio_client import Client
 
@@ -148,7 +125,7 @@ def test_served_chat_stops_citing_a_document_removed_by_rag_index(tmp_path: Path
     build_index(src, index, embedder=HashEmbedder(64))
     backend = ScriptedBackend(first_source_sentence, name="scripted")
     engine = Engine(index, backend=backend, settings=None)
-    url = served(engine)
+    url = serve(engine)
     chat = Client(url, verbose=False)
 
     def ask(question: str) -> tuple[str, str]:

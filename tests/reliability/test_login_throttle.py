@@ -23,6 +23,7 @@ from index.build import build_index
 from index.chunking import ChunkerSettings
 from index.embedding import HashEmbedder
 from rag.llm.scripted import ScriptedBackend
+from tests.conftest import free_port
 from ui.app import AppConfig, build_app, launch
 from ui.engine import Engine
 from ui.throttle import LoginThrottle, LoginThrottleMiddleware, ThrottlePolicy, client_key
@@ -187,13 +188,6 @@ DOCS = {
     "pokrovsk.txt": "Front line\n\nRussian forces seized 10km of territory around Pokrovsk before the talks.",
 }
 POLICY = ThrottlePolicy(first_delay=0.2, max_delay=0.4, lockout_after=4, lockout_seconds=3.0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture()

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import free_port
 from ui.app import AppConfig, build_app, launch
 from ui.engine import Engine
 
@@ -30,13 +30,6 @@ FLAGS = [
     "--disable-sync",
 ]
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture()

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rag.llm.scripted import ScriptedBackend
-from ui.app import AppConfig, build_app, launch
 from ui.engine import Engine
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture()
-def serve(tmp_path: Path) -> Iterator[Any]:
-    apps: list[Any] = []
-
-    def start(engine: Engine) -> str:
-        app = build_app(engine, AppConfig(index_dir=engine.index_dir, feedback_path=tmp_path / "feedback.jsonl"))
-        apps.append(app)
-        return launch(app, port=free_port(), block=False)
-
-    yield start
-    for app in apps:
-        app.close()
 
 
 def client(url: str) -> Any:
