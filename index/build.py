@@ -14,7 +14,7 @@ from pathlib import Path
 
 from index import space
 from index.chunking import Chunker, ChunkerSettings
-from index.documents import DEFAULT_MAX_FILE_BYTES, list_files, load_file, relative_id
+from index.documents import DEFAULT_MAX_FILE_BYTES, load_file
 from index.embedding import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, Vectors, embed_with_cache, get_embedder
 from index.lexical import LEXICAL_SETTINGS
 from index.store import (
@@ -41,6 +41,7 @@ from index.types import (
     Manifest,
     SkippedFile,
 )
+from index.walk import list_files, relative_id
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 # A file over this many chunks gets a warning with its embedding time, at the rate the torch

@@ -102,3 +102,26 @@ def serve(tmp_path: Path) -> Iterator[Any]:
     yield start
     for app in apps:
         app.close()
+
+
+SMALL_DOCS = {
+    "alaska.txt": "Alaska summit\n\nThe summit took place in Anchorage, Alaska. Putin arrived by plane on Friday.",
+    "pokrovsk.txt": "Front line\n\nRussian forces seized 10km of territory around Pokrovsk before the talks.",
+    "taiwan.txt": "Energy\n\nTaiwan burned fossil fuels for 87 percent of its energy supply this year.",
+}
+
+
+@pytest.fixture()
+def small_index(tmp_path: Path) -> Path:
+    """Three short news passages indexed with the hash embedder: fast, for the chat and reliability tests."""
+    from index.build import build_index
+    from index.chunking import ChunkerSettings
+    from index.embedding import HashEmbedder
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in SMALL_DOCS.items():
+        (src / name).write_text(text, encoding="utf-8")
+    out = tmp_path / "idx"
+    build_index(src, out, embedder=HashEmbedder(64), settings=ChunkerSettings(64, 8))
+    return out

@@ -17,10 +17,11 @@ import pytest
 
 from index.build import build_index
 from index.chunking import ChunkerSettings
-from index.documents import OUTSIDE_CORPUS, iter_files, list_files
+from index.documents import iter_files
 from index.embedding import HashEmbedder
 from index.store import IndexStore
 from index.types import IndexReport, SkippedFile
+from index.walk import OUTSIDE_CORPUS, list_files
 
 pytestmark = pytest.mark.reliability
 

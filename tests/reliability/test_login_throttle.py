@@ -19,9 +19,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from index.build import build_index
-from index.chunking import ChunkerSettings
-from index.embedding import HashEmbedder
 from rag.llm.scripted import ScriptedBackend
 from tests.conftest import free_port
 from ui.app import AppConfig, build_app, launch
@@ -183,21 +180,12 @@ def test_middleware_refuses_an_oversized_form_without_reading_on() -> None:
 
 # --- the real chat on loopback ------------------------------------------------------------------------------
 
-DOCS = {
-    "alaska.txt": "Alaska summit\n\nThe summit took place in Anchorage, Alaska. Putin arrived by plane on Friday.",
-    "pokrovsk.txt": "Front line\n\nRussian forces seized 10km of territory around Pokrovsk before the talks.",
-}
 POLICY = ThrottlePolicy(first_delay=0.2, max_delay=0.4, lockout_after=4, lockout_seconds=3.0)
 
 
 @pytest.fixture()
-def chat_with_login(tmp_path: Path) -> Iterator[str]:
-    src = tmp_path / "src"
-    src.mkdir()
-    for name, text in DOCS.items():
-        (src / name).write_text(text, encoding="utf-8")
-    index = tmp_path / "idx"
-    build_index(src, index, embedder=HashEmbedder(64), settings=ChunkerSettings(64, 8))
+def chat_with_login(small_index: Path, tmp_path: Path) -> Iterator[str]:
+    index = small_index
     engine = Engine(index, backend=ScriptedBackend("Anchorage [1].", name="scripted"))
     app = build_app(engine, AppConfig(index_dir=index, feedback_path=tmp_path / "feedback.jsonl"))
     try:
