@@ -48,6 +48,8 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 # MiniLM embedder measured on this 2-core box (docs/benchmarks.md, indexing: about 24 chunks/s).
 LARGE_FILE_CHUNKS = 20_000
 EMBED_CHUNKS_PER_SECOND = 24.0
+# Chunking runs at about 0.6 MB of text a second here; a document longer than this shows its own bar.
+CHUNK_PROGRESS_CHARS = 1_000_000
 
 
 @dataclass
@@ -169,6 +171,7 @@ def build_index(
             and plan.files == old.files
             and old.faiss.requested == faiss_kind
             and old.extra_roots == tuple(str(r) for r in roots)
+            and old.follow_links == follow_links
         )
         if nothing_changed:
             # The current version already is this index: writing a copy would only cost time.
@@ -178,7 +181,7 @@ def build_index(
             vectors, embedded = _embed(emb, plan.chunks, out, progress)
             stages["embed"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            manifest = _manifest(emb, settings, faiss_kind, src, roots, plan)
+            manifest = _manifest(emb, settings, faiss_kind, src, roots, plan, follow_links)
             version = write_version(out, plan.chunks, vectors, manifest, faiss_kind)
             stages["write"] = time.perf_counter() - t0
     return IndexReport(
@@ -282,6 +285,7 @@ def add_root(
         faiss_kind=old.faiss.requested,
         progress=progress,
         extra_roots=roots,
+        follow_links=old.follow_links,
     )
 
 
@@ -299,21 +303,27 @@ def _plan(
     old_files: Mapping[str, FileEntry] = old.files if old else {}
     old_docs: Mapping[str, DocumentEntry] = old.documents if old else {}
     # (file, the root its id is relative to): an extra root's ids start with its folder name.
-    files: list[tuple[Path, Path]] = []
+    files: list[tuple[Path, Path, Path | None]] = []  # (file, id base, folder it must stay inside)
     for folder, base in sources:
         found, skipped_links = list_files(folder, base, follow_links=follow_links)
-        files.extend((path, base) for path in found)
+        real = folder.resolve()
+        boundary = None if follow_links else real if real.is_dir() else real.parent  # a file given alone
+        files.extend((path, base, boundary) for path in found)
         plan.skipped.extend(skipped_links)
     load_s = chunk_s = 0.0
-    for n, (path, base) in enumerate(files, start=1):
+    for n, (path, base, boundary) in enumerate(files, start=1):
         rel = relative_id(path, base)
-        stat = path.stat()
+        try:
+            stat = path.stat() if boundary is None else path.lstat()
+        except OSError as exc:  # removed between the listing and now
+            plan.skipped.append(SkippedFile(rel, f"unreadable: {exc.strerror or exc}"))
+            continue
         seen = old_files.get(rel)
         same_stat = seen is not None and (seen.size, seen.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
         if seen is not None and same_stat and _reuse_file(plan, rel, seen, old_docs, previous):
             continue
         t0 = time.perf_counter()
-        loaded = load_file(path, base, max_file_bytes)
+        loaded = load_file(path, base, max_file_bytes, boundary=boundary)
         load_s += time.perf_counter() - t0
         plan.skipped.extend(loaded.skipped)
         doc_ids = []
@@ -328,7 +338,7 @@ def _plan(
             before = old_docs.get(doc.id)
             chunks = previous[doc.id] if before and before.sha256 == fp and doc.id in previous else None
             if chunks is None:
-                chunks = chunker.chunk(doc)
+                chunks = chunker.chunk(doc, _chunk_progress(progress, len(doc.text)))
                 new_chunks += len(chunks)
                 (plan.updated if before else plan.added).append(doc.id)
             else:
@@ -343,6 +353,12 @@ def _plan(
             progress("load", n, len(files))
     stages["load"], stages["chunk"] = load_s, chunk_s
     return plan
+
+
+def _chunk_progress(progress: Progress | None, chars: int) -> Callable[[int, int], None] | None:
+    if progress is None or chars < CHUNK_PROGRESS_CHARS:
+        return None
+    return lambda done, total: progress("chunk", done, total)
 
 
 def _reuse_file(
@@ -360,7 +376,13 @@ def _reuse_file(
 
 
 def _manifest(
-    emb: Embedder, settings: ChunkerSettings, kind: str, src: Path, roots: Sequence[Path], plan: _Plan
+    emb: Embedder,
+    settings: ChunkerSettings,
+    kind: str,
+    src: Path,
+    roots: Sequence[Path],
+    plan: _Plan,
+    follow_links: bool,
 ) -> Manifest:
     return Manifest(
         format_version=FORMAT_VERSION,
@@ -374,4 +396,5 @@ def _manifest(
         files=plan.files,
         documents=plan.documents,
         extra_roots=tuple(str(r) for r in roots),
+        follow_links=follow_links,
     )

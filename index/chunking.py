@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,6 +17,9 @@ from index.types import Chunk, Document
 from index.types import ChunkerSettings as ChunkerSettings
 
 TokenCounter = Callable[[str], int]
+ChunkProgress = Callable[[int, int], None]  # (characters done, characters in the document)
+# Tokenising is most of chunking; a huge file reports how far it has got about this often.
+_PROGRESS_EVERY_CHARS = 256_000
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) before white space.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+")
@@ -59,15 +62,16 @@ class Chunker:
         self._limit_counter = limit_counter
         self._limit = limit
 
-    def chunk(self, doc: Document) -> list[Chunk]:
-        units = self._units(doc.text)
+    def chunk(self, doc: Document, on_progress: ChunkProgress | None = None) -> list[Chunk]:
+        units = self._units(doc.text, on_progress)
         spans: list[tuple[int, int]] = []
         for group in self._pack(units):
             spans.extend(self._enforce_limit(doc, group))
         return [self._make_chunk(doc, start, end) for start, end in spans]
 
-    def _units(self, text: str) -> list[_Unit]:
+    def _units(self, text: str, on_progress: ChunkProgress | None = None) -> list[_Unit]:
         units: list[_Unit] = []
+        reported = 0
         for p_start, p_end in _split_spans(text, _PARAGRAPH, 0, len(text)):
             first = True
             for l_start, l_end in _line_spans(text, p_start, p_end):
@@ -76,23 +80,31 @@ class Chunker:
                         tokens = self._count(text[w_start:w_end])
                         units.append(_Unit(w_start, w_end, tokens, first))
                         first = False
+                        if on_progress and w_end - reported >= _PROGRESS_EVERY_CHARS:
+                            on_progress(w_end, len(text))
+                            reported = w_end
+        if on_progress:
+            on_progress(len(text), len(text))
         return units
 
-    def _split_long(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
-        """A sentence longer than a chunk is cut between words."""
+    def _split_long(self, text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """A sentence longer than a chunk is cut between words, lazily, so a one-line file reports progress."""
         size = self.settings.chunk_tokens
-        if self._count(text[start:end]) <= size:
-            return [(start, end)]
-        pieces: list[tuple[int, int]] = []
+        # No real token is 64 characters long, so a longer span cannot fit: skip counting it whole
+        # (on a one-line file of many megabytes that count alone takes seconds).
+        if end - start <= size * 64 and self._count(text[start:end]) <= size:
+            yield (start, end)
+            return
         piece_start, used = start, 0
         for match in _WORD.finditer(text, start, end):
             tokens = self._count(match.group())
             if used and used + tokens > size:
-                pieces.append((piece_start, match.start()))
+                if text[piece_start : match.start()].strip():
+                    yield _strip(text, piece_start, match.start())
                 piece_start, used = match.start(), 0
             used += tokens
-        pieces.append((piece_start, end))
-        return [_strip(text, s, e) for s, e in pieces if text[s:e].strip()]
+        if text[piece_start:end].strip():
+            yield _strip(text, piece_start, end)
 
     def _pack(self, units: list[_Unit]) -> list[list[_Unit]]:
         size, overlap = self.settings.chunk_tokens, self.settings.overlap_tokens

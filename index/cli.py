@@ -62,8 +62,11 @@ def run(args: argparse.Namespace) -> int:
         if args.quiet:
             return
         bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=f"{stage:>5}", unit=" files" if stage == "load" else " chunks")
+        if bar is None or bar.total != total or done < bar.n:  # each huge file chunked gets a bar of its own
+            if bar is not None:
+                bar.close()
+            unit, scale = {"load": (" files", False), "chunk": (" chars", True)}.get(stage, (" chunks", False))
+            bar = bars[stage] = tqdm(total=total, desc=f"{stage:>5}", unit=unit, unit_scale=scale)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()

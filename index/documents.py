@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from index.types import Document, SkippedFile
-from index.walk import list_files, relative_id
+from index.walk import list_files, read_inside, relative_id
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
 # What a user can wait for: at about 1 KB of text a chunk and 24 chunks/s (docs/benchmarks.md), a
@@ -38,8 +38,13 @@ def iter_files(root: Path, *, follow_links: bool = False) -> Iterator[Path]:
     yield from list_files(root, follow_links=follow_links)[0]
 
 
-def load_file(path: Path, root: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
-    """Load one file; never raises for bad content, reports it as skipped instead."""
+def load_file(
+    path: Path, root: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES, *, boundary: Path | None = None
+) -> LoadResult:
+    """Load one file; never raises for bad content, reports it as skipped instead.
+
+    `boundary` is the resolved corpus folder the file must still be inside when read (see `read_inside`).
+    """
     rel = relative_id(path, root)
     result = LoadResult()
     suffix = path.suffix.lower()
@@ -51,7 +56,7 @@ def load_file(path: Path, root: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -
             raise LoadError("empty file")
         if size > max_bytes:
             raise LoadError(f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
-        data = path.read_bytes()
+        data = read_inside(path, boundary)
         if suffix == ".jsonl":
             return _load_jsonl(data, rel)
         result.documents.append(_load_single(data, suffix, rel, path.stem))

@@ -232,6 +232,7 @@ class Manifest:
     files: Mapping[str, FileEntry] = field(default_factory=dict)
     documents: Mapping[str, DocumentEntry] = field(default_factory=dict)
     extra_roots: tuple[str, ...] = ()
+    follow_links: bool = False  # links leading outside the corpus were followed on purpose (--follow-links)
 
     def __post_init__(self) -> None:
         # Read-only views of private copies: a manifest cannot change under its readers.
@@ -262,6 +263,7 @@ class Manifest:
                 for doc_id, d in data.get("documents", {}).items()
             },
             extra_roots=tuple(data.get("extra_roots", ())),
+            follow_links=bool(data.get("follow_links", False)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -280,4 +282,6 @@ class Manifest:
         out["files"] = {rel: f.to_json() for rel, f in self.files.items()}
         out["documents"] = {doc_id: d.to_json() for doc_id, d in self.documents.items()}
         out["extra_roots"] = list(self.extra_roots)
+        if self.follow_links:  # written only when set, so older readers and manifests stay byte-identical
+            out["follow_links"] = True
         return out

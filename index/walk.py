@@ -145,3 +145,34 @@ def _link_problem(exc: OSError) -> str:
 def relative_id(path: Path, root: Path) -> str:
     base = root.parent if root.is_file() else root
     return path.relative_to(base).as_posix()
+
+
+def read_inside(path: Path, boundary: Path | None) -> bytes:
+    """The bytes of a file `list_files` found, refusing one swapped for a link since it was listed.
+
+    Between the listing and the read a file, or a folder on its path, can be replaced by a link leading
+    out of the corpus. So the path is opened one part at a time from `boundary` (a resolved folder; None
+    when links are followed on purpose), each part without following links: nothing outside is opened.
+    """
+    if boundary is None or os.open not in os.supports_dir_fd:
+        return path.read_bytes()
+    parts = path.relative_to(boundary).parts
+    fd = os.open(boundary, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            flags = os.O_RDONLY | os.O_NOFOLLOW | (0 if last else os.O_DIRECTORY)
+            try:
+                next_fd = os.open(part, flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise OSError(exc.errno, f"became a symbolic link while being indexed ({OUTSIDE_CORPUS}?)") from exc
+                raise
+            os.close(fd)
+            fd = next_fd
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            return handle.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)

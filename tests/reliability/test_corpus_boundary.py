@@ -190,3 +190,50 @@ def test_iter_files_and_list_files_stay_inside(layout: Path, tmp_path: Path, out
     assert outside_touches == []
     followed, _ = list_files(layout, follow_links=True)
     assert layout / "leak.txt" in followed and layout / "private" / "diary.txt" in followed
+
+
+def test_follow_links_is_recorded_and_kept_when_a_folder_is_added(layout: Path, tmp_path: Path) -> None:
+    from index.build import add_root
+
+    (layout / "leak.txt").symlink_to(tmp_path / "outside" / "secret.txt")
+    build(layout, tmp_path, follow_links=True)
+    assert IndexStore.open(tmp_path / "idx").manifest.follow_links
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "note.txt").write_text("Note\n\nAn uploaded note about nectarines.", encoding="utf-8")
+    add_root(tmp_path / "idx", uploads, embedder=HashEmbedder(64))  # what a chat upload does
+    assert set(indexed(tmp_path)) == {"a.txt", "sub/b.txt", "leak.txt", "uploads/note.txt"}
+    build(layout, tmp_path)  # a plain run is the user's choice again: the link outside goes
+    assert "leak.txt" not in indexed(tmp_path) and not IndexStore.open(tmp_path / "idx").manifest.follow_links
+
+
+def test_a_file_swapped_for_a_link_after_the_listing_is_not_read(
+    layout: Path, tmp_path: Path, outside_touches: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race a plain `resolve()` check loses: the walk sees a regular file, the read would meet a link."""
+    import index.build as build_module
+
+    real_list_files = build_module.list_files
+
+    def list_then_swap(*args: Any, **kwargs: Any) -> Any:
+        listed = real_list_files(*args, **kwargs)
+        (layout / "a.txt").unlink()
+        (layout / "a.txt").symlink_to(tmp_path / "outside" / "secret.txt")
+        (layout / "sub").rename(layout / "sub-old")
+        (layout / "sub").symlink_to(tmp_path / "outside" / "private", target_is_directory=True)
+        return listed
+
+    (tmp_path / "outside" / "private" / "b.txt").write_text(f"Not b\n\n{SECRET}", encoding="utf-8")
+    outside_touches.clear()
+    monkeypatch.setattr(build_module, "list_files", list_then_swap)
+    report = build(layout, tmp_path)
+    reasons = skip_reasons(report)
+    assert "became a symbolic link" in reasons["a.txt"]
+    assert "became a symbolic link" in reasons["sub/b.txt"]
+    assert not any(SECRET in t for t in indexed(tmp_path).values())
+    assert not [t for t in outside_touches if t.startswith("open")]
+
+
+def test_one_file_given_alone_is_read(layout: Path, tmp_path: Path) -> None:
+    report = build(layout / "a.txt", tmp_path)
+    assert report.documents == 1 and set(indexed(tmp_path)) == {"a.txt"}

@@ -58,3 +58,26 @@ def test_the_size_cap_skips_a_file_with_its_reason_and_max_file_mb_raises_it(tmp
     raised = run("--index", str(tmp_path / "b"), "--max-file-mb", "2", "--warn-chunks", "10")
     assert raised.returncode == 0 and "skipped big.txt" not in raised.stdout
     assert "warning: big.txt yields" in raised.stderr and "warning: big.txt yields" in raised.stdout
+
+
+def test_chunking_one_huge_one_line_file_shows_its_own_progress(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "one-line.txt").write_text(" ".join(f"w{i}" for i in range(400_000)), "utf-8")  # 2.7 MB, no line break
+    events: list[tuple[str, int, int]] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        events.append((stage, done, total))
+
+    build_index(src, tmp_path / "idx", embedder=HashEmbedder(64), progress=progress, large_file_chunks=0)
+    chunk = [(done, total) for stage, done, total in events if stage == "chunk"]
+    assert len(chunk) >= 5, "the bar moves while the one line is cut, not only at its end"
+    assert [d for d, _ in chunk] == sorted(d for d, _ in chunk) and chunk[-1][0] == chunk[-1][1]
+    stages = [stage for stage, _, _ in events]
+    assert stages.index("chunk") < stages.index("load") < stages.index("embed")
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "cli", "index", str(src), "--index", str(tmp_path / "cli"), "--embedder", "hash-64"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert shown.returncode == 0 and "chunk: 100%" in shown.stderr and "M chars" in shown.stderr, shown.stderr
