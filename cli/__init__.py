@@ -1,6 +1,6 @@
 """The `rag` command line: the composition root that wires the layers together.
 
-`cli` sits on top of every layer (index <- rag <- ui, eval) and imports each subcommand's module
+`cli` sits on top of every layer (index <- rag <- ui, serve, eval) and imports each subcommand's module
 with a plain import, so the edges are visible to readers and to tests/test_layers.py; nothing
 imports `cli`. A subcommand is a module with `add_arguments(parser)` and `run(args) -> int`,
 listed in the plain `COMMANDS` registry. Those modules load their heavy dependencies (torch, faiss,
@@ -8,7 +8,7 @@ gradio, the language model) inside `run()`, so building the parser stays cheap.
 
 Before a subcommand runs, `main` makes the process-wide choices once
 (`index.runtime.configure_process`): the OpenBLAS kernel, and whether the process serves queries
-on one thread each (`ask`, `chat`) or does batch work on all cores (`index`; `eval` builds its
+on one thread each (`ask`, `chat`, `serve`) or does batch work on all cores (`index`; `eval` builds its
 index first and switches to serving when it starts asking).
 """
 
@@ -18,9 +18,12 @@ import argparse
 from typing import NamedTuple, Protocol
 
 from eval import cli as eval_cli
+from eval import stats_cli
 from index import cli as index_cli
 from index.runtime import configure_process
 from rag import ask_cli
+from serve import api_cli as serve_cli
+from serve import mcp_stdio
 from ui import cli as ui_cli
 
 
@@ -41,6 +44,9 @@ COMMANDS: dict[str, Command] = {
     "ask": Command(ask_cli, "answer one question from an index, with cited passages", serving=True),
     "eval": Command(eval_cli, "evaluate retrieval and answers against question sets; compare runs", serving=False),
     "chat": Command(ui_cli, "open the chat in the browser (127.0.0.1 by default)", serving=True),
+    "serve": Command(serve_cli, "serve an OpenAI-compatible API with citations (127.0.0.1 by default)", serving=True),
+    "mcp": Command(mcp_stdio, "serve the index to agents as an MCP server over stdio (search, ask)", serving=True),
+    "stats": Command(stats_cli, "questions a day, refusals and latency from the question log", serving=False),
 }
 
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class Question:
     history: tuple[str, ...] = ()  # earlier user questions, oldest first
     retrieval_only: bool = False
     line: int = 0
+    split: str = ""  # "tune" or "report": which half of the set the question is in (see `split_of`)
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,20 @@ def _project(record: dict[str, Any], lineno: int) -> Question:
         passages=_strings(record, "passages"),
         history=_strings(record, "history", item_key="question"),
         line=lineno,
+        split=str(record.get("split") or ""),
     )
+
+
+SPLITS = ("tune", "report")
+
+
+def split_of(question: Question) -> str:
+    """The half a question belongs to: its own `split` field, else a fixed hash of its id, so any set
+    (SQuAD2, BEIR, news dev) splits the same way on every machine: defaults are tuned on one half and
+    reported on the other."""
+    if question.split:
+        return question.split
+    return SPLITS[hashlib.sha1(question.id.encode()).digest()[0] % 2]
 
 
 def _squad(record: dict[str, Any], lineno: int) -> Question:

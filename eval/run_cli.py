@@ -28,12 +28,25 @@ def add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", type=int, help="a fixed random sample of N questions (see --seed)")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default: %(default)s)")
     parser.add_argument(
+        "--split",
+        choices=["tune", "report"],
+        help="only one half of the set: its `split` field, else a fixed hash of the question id; "
+        "choose defaults on tune, report on report",
+    )
+    parser.add_argument(
         "--retriever", choices=list(RETRIEVERS), help=f"default: $RAG_RETRIEVER, else {DEFAULT_RETRIEVER}"
     )
     parser.add_argument("--top-k", type=int, help="passages given to the model, and k of Hit@k / Recall@k")
+    parser.add_argument(
+        "--pipeline",
+        choices=["checked", "plain"],
+        help="checked (default): evidence windows, refusal gate, citation check; plain: the baseline, the top "
+        "chunks whole under one instruction with no checks (run both and `rag eval compare` them)",
+    )
     parser.add_argument("--format", choices=FORMATS, help="question file format (default: detected)")
     parser.add_argument("--qrels", help="BEIR qrels TSV (default: qrels/SPLIT.tsv beside the queries)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--no-log", action="store_true", help="do not log the questions in INDEX/logs/questions.jsonl")
 
 
 def run_run(args: argparse.Namespace) -> int:
@@ -45,7 +58,11 @@ def run_run(args: argparse.Namespace) -> int:
 
     try:
         answer = AnswerSettings.from_env().with_overrides(
-            backend=args.backend, model=args.model, retriever=args.retriever
+            backend=args.backend,
+            model=args.model,
+            retriever=args.retriever,
+            pipeline=args.pipeline,
+            log_questions=False if args.no_log else None,
         )
         settings = RunSettings(
             answer=answer,
@@ -54,6 +71,7 @@ def run_run(args: argparse.Namespace) -> int:
             limit=args.limit,
             sample=args.sample,
             seed=args.seed,
+            split=args.split,
             format=args.format,
             qrels=args.qrels,
             progress=not args.quiet,

@@ -22,7 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from eval.questions import Question, QuestionSet, load_questions
+from eval.questions import SPLITS, Question, QuestionSet, load_questions, split_of
 from eval.records import QuestionRecord, RecordLog, answer_record, retrieval_record
 from eval.scoring import missing_gold
 from eval.summary import EvalRun, summarize
@@ -51,6 +51,7 @@ class RunSettings:
     limit: int | None = None
     sample: int | None = None
     seed: int = 0
+    split: str | None = None  # only the questions of this half ("tune" or "report"; eval.questions.split_of)
     format: str | None = None
     qrels: str | None = None
     progress: bool = True
@@ -60,6 +61,8 @@ class RunSettings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name}={value} must be 1 or more")
+        if self.split is not None and self.split not in SPLITS:
+            raise ValueError(f"split={self.split!r} must be one of {', '.join(SPLITS)}")
         if self.top_k is not None:
             object.__setattr__(self, "answer", self.answer.with_overrides(top_k=self.top_k))
 
@@ -94,7 +97,9 @@ def fingerprint_fields(qs: QuestionSet, index: Path, settings: RunSettings, back
     retrieval_only = all(q.retrieval_only for q in qs.questions)
     top_k = settings.top_k or (RETRIEVAL_ONLY_K if retrieval_only else settings.answer.top_k)
     manifest = read_manifest(index)  # digested as its JSON, so earlier runs' fingerprints still match
-    answer = {k: v for k, v in settings.answer.to_json().items() if k not in ("backend", "model", "retriever", "top_k")}
+    # Whether questions are logged changes no answer, so a run resumes with or without --no-log.
+    own = ("backend", "model", "retriever", "top_k", "log_questions")
+    answer = {k: v for k, v in settings.answer.to_json().items() if k not in own}
     return {
         "questions": _digest([asdict(q) for q in qs.questions]),
         "index": str(index.resolve()),
@@ -227,7 +232,8 @@ def run_eval(
     }
     (out_dir / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n", "utf-8")
 
-    selected = select(qs.questions, limit=settings.limit, sample=settings.sample, seed=settings.seed)
+    pool = [q for q in qs.questions if settings.split is None or split_of(q) == settings.split]
+    selected = select(pool, limit=settings.limit, sample=settings.sample, seed=settings.seed)
     log = RecordLog(out_dir / "records.jsonl")
     log.repair()
     done = log.read()

@@ -6,6 +6,7 @@ answer, retrieval of an unanswerable question) and is left out of the means.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -102,6 +103,21 @@ def prediction(answer: Answer) -> str:
     return "" if answer.refused else strip_markers(answer.text)
 
 
+_CLAUSE_END = re.compile(r"[,;:()\u2014]|\s[-\u2013]\s|\.(?:\s|$)")
+_SHORT_MAX_WORDS = 12
+
+
+def short_answer(text: str) -> str:
+    """The answer's opening phrase, what a reader takes as the answer: the first clause of the first
+    sentence, at most 12 words. "Yuriy Shchygol, a Ukrainian general, vowed ..." -> "Yuriy Shchygol".
+
+    The short-answer scores compare it with the gold, so a direct answer scores and a gold string
+    buried in a long answer (which `contains` credits) does not.
+    """
+    head = _CLAUSE_END.split(text.strip(), maxsplit=1)[0]
+    return " ".join(head.split()[:_SHORT_MAX_WORDS])
+
+
 def answer_scores(question: Question, answer: Answer) -> Scores:
     """EM, F1 and contains (SQuAD rules) and refusal precision / recall as per-question indicators.
 
@@ -111,10 +127,14 @@ def answer_scores(question: Question, answer: Answer) -> Scores:
     golds = () if not question.answerable else question.answers
     scored = not question.answerable or bool(golds)
     text = prediction(answer)
+    short = short_answer(text)
     return {
         "em": exact_match(text, golds) if scored else None,
         "f1": f1_score(text, golds) if scored else None,
         "contains": contains_answer(text, golds) if scored else None,
+        "short_em": exact_match(short, golds) if scored else None,
+        "short_f1": f1_score(short, golds) if scored else None,
+        "false_refusal": float(answer.refused) if question.answerable else None,
         "refusal_precision": float(not question.answerable) if answer.refused else None,
         "refusal_recall": float(answer.refused) if not question.answerable else None,
     }

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from index import space
 from index.chunking import Chunker, ChunkerSettings
-from index.documents import DEFAULT_MAX_FILE_BYTES, load_file
-from index.embedding import DEFAULT_EMBEDDER, Embedder, EmbeddingCache, Vectors, embed_with_cache, get_embedder
+from index.documents import DEFAULT_MAX_FILE_BYTES, SUPPORTED_SUFFIXES
+from index.embedding import (
+    DEFAULT_EMBEDDER,
+    Embedder,
+    EmbeddingCache,
+    EncodeMissing,
+    Vectors,
+    embed_with_cache,
+    get_embedder,
+)
+from index.engine import BuildEngine
 from index.lexical import LEXICAL_SETTINGS
+from index.planning import LARGE_FILE_CHUNKS, Plan, Previous, Progress, local_reader, plan_files, read_in_order
 from index.store import (
     FAISS_KINDS,
     FORMAT_VERSION,
@@ -30,53 +38,27 @@ from index.store import (
     read_manifest,
     write_version,
 )
-from index.types import (
-    Chunk,
-    Counts,
-    Document,
-    DocumentEntry,
-    EmbedderInfo,
-    FileEntry,
-    IndexReport,
-    Manifest,
-    SkippedFile,
-)
-from index.walk import list_files, relative_id
+from index.types import Chunk, Counts, EmbedderInfo, IndexReport, Manifest
+from index.walk import list_files
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
-# A file over this many chunks gets a warning with its embedding time, at the rate the torch
-# MiniLM embedder measured on this 2-core box (docs/benchmarks.md, indexing: about 24 chunks/s).
-LARGE_FILE_CHUNKS = 20_000
-EMBED_CHUNKS_PER_SECOND = 24.0
-# Chunking runs at about 0.6 MB of text a second here; a document longer than this shows its own bar.
-CHUNK_PROGRESS_CHARS = 1_000_000
+__all__ = ["LARGE_FILE_CHUNKS", "NothingToIndex", "Progress", "add_root", "build_index", "prune_unused"]
 
 
-@dataclass
-class _Plan:
-    chunks: list[Chunk] = field(default_factory=list)
-    files: dict[str, FileEntry] = field(default_factory=dict)
-    documents: dict[str, DocumentEntry] = field(default_factory=dict)
-    skipped: list[SkippedFile] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    warnings: list[str] = field(default_factory=list)
-    large_file_chunks: int = 0  # a file yielding more chunks than this gets a warning (0: never)
-    on_warning: Callable[[str], None] | None = None
+class NothingToIndex(ValueError):
+    """No file of the source gave a document: no version is written, the current one stays."""
 
-    def warn_if_large(self, rel: str, new_chunks: int) -> None:
-        if not self.large_file_chunks or new_chunks <= self.large_file_chunks:
-            return
-        minutes = new_chunks / EMBED_CHUNKS_PER_SECOND / 60
-        message = (
-            f"{rel} yields {new_chunks:,} chunks (over {self.large_file_chunks:,}): embedding them takes about "
-            f"{minutes:.0f} minutes on a 2-core CPU. Press Ctrl-C to stop (vectors embedded so far are cached), "
-            "or split the file, or index only what you need."
-        )
-        self.warnings.append(message)
-        if self.on_warning:
-            self.on_warning(message)
+
+def _nothing_indexed(src: Path, out: Path, plan: Plan) -> str:
+    shown = "; ".join(f"{s.path}: {s.reason}" for s in plan.skipped[:3])
+    more = f"; and {len(plan.skipped) - 3} more" if len(plan.skipped) > 3 else ""
+    found = f"every file was skipped ({shown}{more})" if plan.skipped else "there are no files"
+    kept = "No index was written"
+    if current_version(out):
+        kept = f"No version was written; the index at {out} is unchanged"
+    return (
+        f"Nothing to index in {src}: {found}. Supported: {' '.join(SUPPORTED_SUFFIXES)}, and text files without "
+        f"an extension. {kept}."
+    )
 
 
 @contextmanager
@@ -106,10 +88,6 @@ def prune_unused(index_dir: str | Path) -> bool:
     return not any(p.name[1:].isdigit() and p.name != current and p.is_dir() for p in out.iterdir())
 
 
-def _fingerprint(doc: Document) -> str:
-    return hashlib.sha256(f"{doc.title}\x00{doc.text}".encode()).hexdigest()
-
-
 def _previous_chunks(index_dir: Path) -> dict[str, list[Chunk]]:
     version = current_version(index_dir)
     by_doc: dict[str, list[Chunk]] = {}
@@ -133,6 +111,7 @@ def build_index(
     follow_links: bool = False,
     large_file_chunks: int = LARGE_FILE_CHUNKS,
     on_warning: Callable[[str], None] | None = None,
+    engine: BuildEngine | None = None,
 ) -> IndexReport:
     """Mirror `source` (a folder or one file) into `index_dir`, incrementally.
 
@@ -141,6 +120,8 @@ def build_index(
     `extra_roots` are more folders mirrored beside `source` (e.g. a chat's uploads), their
     document ids prefixed with the folder's name; None keeps the ones the index records.
     A symbolic link leading outside its folder is skipped unless `follow_links` (see `list_files`).
+    `engine` runs reading, embedding and the FAISS and BM25 build elsewhere (a Ray cluster:
+    index/ray_engine.py); the same rules decide what is read and embedded, and the version is written here.
     """
     started = time.perf_counter()
     src, out = Path(source).resolve(), Path(index_dir)
@@ -157,12 +138,17 @@ def build_index(
         roots = _extra_roots(extra_roots, read_manifest(out))
         old = None if rebuild else read_manifest(out)
         reason = _reuse_blocker(old, emb, settings, src, out, replace)
-        previous = _previous_chunks(out) if old and not reason else {}
+        previous = (
+            Previous(old.files, old.documents, _previous_chunks(out)) if old and not reason else Previous({}, {}, {})
+        )
         chunker = Chunker(settings, limit_counter=emb.count_tokens, limit=emb.max_tokens)
         sources = [(src, src), *((r, r.parent) for r in roots)]
-        plan = _Plan(large_file_chunks=large_file_chunks, on_warning=on_warning)
-        old_kept = old if not reason else None
-        _plan(plan, sources, old_kept, previous, chunker, max_file_bytes, stages, progress, follow_links)
+        plan = Plan(large_file_chunks=large_file_chunks, on_warning=on_warning)
+        one = local_reader(chunker, max_file_bytes, progress)
+        read = engine.reader(emb, settings, max_file_bytes) if engine else read_in_order(one)
+        plan_files(plan, _listed(sources, plan, follow_links), previous, read, stages, progress, one)
+        if not plan.documents:
+            raise NothingToIndex(_nothing_indexed(src, out, plan))
         removed = sorted(set(old.documents) - set(plan.documents)) if old and not reason else []
         nothing_changed = (
             old is not None
@@ -178,11 +164,12 @@ def build_index(
             version, embedded = str(os.readlink(out / "current")), 0
         else:
             t0 = time.perf_counter()
-            vectors, embedded = _embed(emb, plan.chunks, out, progress)
+            vectors, embedded = _embed(emb, plan.chunks, out, progress, engine.encoder(emb) if engine else None)
             stages["embed"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             manifest = _manifest(emb, settings, faiss_kind, src, roots, plan, follow_links)
-            version = write_version(out, plan.chunks, vectors, manifest, faiss_kind)
+            parts = engine.parts(plan.chunks, vectors, faiss_settings(faiss_kind, len(vectors))) if engine else None
+            version = write_version(out, plan.chunks, vectors, manifest, faiss_kind, parts=parts)
             stages["write"] = time.perf_counter() - t0
     return IndexReport(
         index_dir=str(out),
@@ -209,7 +196,24 @@ def _clean_leftovers(out: Path) -> None:
     prune_versions(out, keep=(os.readlink(link),) if link.is_symlink() else ())
 
 
-def _embed(emb: Embedder, chunks: list[Chunk], out: Path, progress: Progress | None) -> tuple[Vectors, int]:
+def _listed(
+    sources: Sequence[tuple[Path, Path]], plan: Plan, follow_links: bool
+) -> list[tuple[Path, Path, Path | None]]:
+    """Every file of `sources` as (file, the root its id is relative to, folder it must stay inside):
+    an extra root's ids start with its folder name."""
+    files: list[tuple[Path, Path, Path | None]] = []
+    for folder, base in sources:
+        found, skipped_links = list_files(folder, base, follow_links=follow_links)
+        real = folder.resolve()
+        boundary = None if follow_links else real if real.is_dir() else real.parent  # a file given alone
+        files.extend((path, base, boundary) for path in found)
+        plan.skipped.extend(skipped_links)
+    return files
+
+
+def _embed(
+    emb: Embedder, chunks: list[Chunk], out: Path, progress: Progress | None, encode: EncodeMissing | None = None
+) -> tuple[Vectors, int]:
     cache = EmbeddingCache(out / "embeddings-cache" / "cache.sqlite")
     done = [0]
 
@@ -219,7 +223,7 @@ def _embed(emb: Embedder, chunks: list[Chunk], out: Path, progress: Progress | N
             progress("embed", done[0], len(chunks))
 
     try:
-        return embed_with_cache(emb, [c.indexed_text for c in chunks], cache, progress=tick)
+        return embed_with_cache(emb, [c.indexed_text for c in chunks], cache, progress=tick, encode_missing=encode)
     except sqlite3.OperationalError as exc:
         if not space.is_disk_full(exc):
             raise
@@ -289,99 +293,13 @@ def add_root(
     )
 
 
-def _plan(
-    plan: _Plan,
-    sources: Sequence[tuple[Path, Path]],
-    old: Manifest | None,
-    previous: dict[str, list[Chunk]],
-    chunker: Chunker,
-    max_file_bytes: int,
-    stages: dict[str, float],
-    progress: Progress | None,
-    follow_links: bool = False,
-) -> _Plan:
-    old_files: Mapping[str, FileEntry] = old.files if old else {}
-    old_docs: Mapping[str, DocumentEntry] = old.documents if old else {}
-    # (file, the root its id is relative to): an extra root's ids start with its folder name.
-    files: list[tuple[Path, Path, Path | None]] = []  # (file, id base, folder it must stay inside)
-    for folder, base in sources:
-        found, skipped_links = list_files(folder, base, follow_links=follow_links)
-        real = folder.resolve()
-        boundary = None if follow_links else real if real.is_dir() else real.parent  # a file given alone
-        files.extend((path, base, boundary) for path in found)
-        plan.skipped.extend(skipped_links)
-    load_s = chunk_s = 0.0
-    for n, (path, base, boundary) in enumerate(files, start=1):
-        rel = relative_id(path, base)
-        try:
-            stat = path.stat() if boundary is None else path.lstat()
-        except OSError as exc:  # removed between the listing and now
-            plan.skipped.append(SkippedFile(rel, f"unreadable: {exc.strerror or exc}"))
-            continue
-        seen = old_files.get(rel)
-        same_stat = seen is not None and (seen.size, seen.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-        if seen is not None and same_stat and _reuse_file(plan, rel, seen, old_docs, previous):
-            continue
-        t0 = time.perf_counter()
-        loaded = load_file(path, base, max_file_bytes, boundary=boundary)
-        load_s += time.perf_counter() - t0
-        plan.skipped.extend(loaded.skipped)
-        doc_ids = []
-        t0 = time.perf_counter()
-        new_chunks = 0
-        for doc in loaded.documents:
-            if doc.id in plan.documents:
-                plan.skipped.append(SkippedFile(doc.id, "duplicate document id"))
-                continue
-            doc_ids.append(doc.id)
-            fp = _fingerprint(doc)
-            before = old_docs.get(doc.id)
-            chunks = previous[doc.id] if before and before.sha256 == fp and doc.id in previous else None
-            if chunks is None:
-                chunks = chunker.chunk(doc, _chunk_progress(progress, len(doc.text)))
-                new_chunks += len(chunks)
-                (plan.updated if before else plan.added).append(doc.id)
-            else:
-                plan.unchanged += 1
-            plan.chunks.extend(chunks)
-            plan.documents[doc.id] = DocumentEntry(fp, len(chunks), doc.title)
-        chunk_s += time.perf_counter() - t0
-        plan.warn_if_large(rel, new_chunks)
-        if doc_ids:
-            plan.files[rel] = FileEntry(stat.st_size, stat.st_mtime_ns, tuple(doc_ids))
-        if progress:
-            progress("load", n, len(files))
-    stages["load"], stages["chunk"] = load_s, chunk_s
-    return plan
-
-
-def _chunk_progress(progress: Progress | None, chars: int) -> Callable[[int, int], None] | None:
-    if progress is None or chars < CHUNK_PROGRESS_CHARS:
-        return None
-    return lambda done, total: progress("chunk", done, total)
-
-
-def _reuse_file(
-    plan: _Plan, rel: str, seen: FileEntry, old_docs: Mapping[str, DocumentEntry], previous: dict[str, list[Chunk]]
-) -> bool:
-    doc_ids = seen.documents
-    if not all(d in previous and d in old_docs and d not in plan.documents for d in doc_ids):
-        return False
-    for doc_id in doc_ids:
-        plan.chunks.extend(previous[doc_id])
-        plan.documents[doc_id] = old_docs[doc_id]
-    plan.files[rel] = seen
-    plan.unchanged += len(doc_ids)
-    return True
-
-
 def _manifest(
     emb: Embedder,
     settings: ChunkerSettings,
     kind: str,
     src: Path,
     roots: Sequence[Path],
-    plan: _Plan,
+    plan: Plan,
     follow_links: bool,
 ) -> Manifest:
     return Manifest(

@@ -6,6 +6,7 @@ own tokenizer so no chunk is silently truncated when embedded.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from collections.abc import Callable, Iterator
@@ -65,8 +66,9 @@ class Chunker:
     def chunk(self, doc: Document, on_progress: ChunkProgress | None = None) -> list[Chunk]:
         units = self._units(doc.text, on_progress)
         spans: list[tuple[int, int]] = []
-        for group in self._pack(units):
-            spans.extend(self._enforce_limit(doc, group))
+        for part in _by_slide(units, doc.page_starts if doc.slides else ()):
+            for group in self._pack(part):
+                spans.extend(self._enforce_limit(doc, group))
         return [self._make_chunk(doc, start, end) for start, end in spans]
 
     def _units(self, text: str, on_progress: ChunkProgress | None = None) -> list[_Unit]:
@@ -152,6 +154,17 @@ class Chunker:
         key = f"{doc.id}\x00{start}\x00{end}\x00{text}".encode()
         chunk_id = hashlib.sha1(key).hexdigest()[:16]
         return Chunk(chunk_id, doc.id, doc.path, doc.title, text, start, end, doc.page_at(start))
+
+
+def _by_slide(units: list[_Unit], starts: tuple[int, ...]) -> list[list[_Unit]]:
+    """The units of each slide apart (`starts` its offsets; empty: all together), so that a chunk, and
+    the slide its citation names, never runs on into the next slide."""
+    if not starts:
+        return [units]
+    parts: dict[int, list[_Unit]] = {}
+    for unit in units:
+        parts.setdefault(bisect.bisect_right(starts, unit.start), []).append(unit)
+    return list(parts.values())
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:

@@ -15,7 +15,9 @@ def default_index_dir() -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="folder or file to index (.txt .md .html .pdf, BEIR .jsonl)")
+    parser.add_argument(
+        "path", help="folder or file to index (.txt .md .html .pdf .docx .pptx .epub .csv .jsonl, extensionless text)"
+    )
     parser.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s; $RAG_INDEX)")
     parser.add_argument("--embedder", default="minilm", help="embedder name or local model folder (%(default)s)")
     parser.add_argument("--chunk-tokens", type=int, default=200, help="target chunk size in tokens")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +12,10 @@ from pathlib import Path
 from index.types import Document, SkippedFile
 from index.walk import list_files, read_inside, relative_id
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
+# Read here: plain text, Markdown, HTML and BEIR .jsonl. Read by index.formats: the rest, and files
+# without an extension (sniffed: indexed when their content is text).
+FORMAT_SUFFIXES = (".pdf", ".docx", ".pptx", ".epub", ".csv")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", *FORMAT_SUFFIXES)
 # What a user can wait for: at about 1 KB of text a chunk and 24 chunks/s (docs/benchmarks.md), a
 # 25 MB text file is about 25,000 chunks and a quarter of an hour of embedding. --max-file-mb overrides.
 DEFAULT_MAX_FILE_MB = 25
@@ -31,6 +32,7 @@ class LoadError(Exception):
 class LoadResult:
     documents: list[Document] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the build report, e.g. pages read by OCR
 
 
 def iter_files(root: Path, *, follow_links: bool = False) -> Iterator[Path]:
@@ -47,10 +49,10 @@ def load_file(
     """
     rel = relative_id(path, root)
     result = LoadResult()
-    suffix = path.suffix.lower()
+    suffix = file_type(path)
     try:
-        if suffix not in SUPPORTED_SUFFIXES:
-            raise LoadError(f"unsupported file type '{suffix or path.name}'")
+        if suffix and suffix not in SUPPORTED_SUFFIXES:
+            raise LoadError(f"unsupported file type '{suffix}'")
         size = path.stat().st_size
         if size == 0:
             raise LoadError("empty file")
@@ -59,6 +61,10 @@ def load_file(
         data = read_inside(path, boundary)
         if suffix == ".jsonl":
             return _load_jsonl(data, rel)
+        if suffix in FORMAT_SUFFIXES or not suffix:
+            from index.formats import read_format  # it imports this module
+
+            return read_format(data, suffix, rel, path.stem if suffix else path.name)
         result.documents.append(_load_single(data, suffix, rel, path.stem))
     except LoadError as exc:
         result.skipped.append(SkippedFile(rel, str(exc)))
@@ -67,9 +73,13 @@ def load_file(
     return result
 
 
+def file_type(path: Path) -> str:
+    """The lower-case suffix; '' for none, or for a version number (`Apache-2.0`, `GPL-2.1`), which is no type."""
+    suffix = path.suffix.lower()
+    return "" if suffix[1:].isdigit() else suffix
+
+
 def _load_single(data: bytes, suffix: str, rel: str, stem: str) -> Document:
-    if suffix == ".pdf":
-        return _load_pdf(data, rel, stem)
     text = normalize_text(decode_bytes(data))
     title = ""
     if suffix in (".html", ".htm"):
@@ -77,7 +87,7 @@ def _load_single(data: bytes, suffix: str, rel: str, stem: str) -> Document:
     elif suffix in (".md", ".markdown"):
         match = re.search(r"^#{1,6}\s+(.+?)\s*#*\s*$", text, re.MULTILINE)
         title = match.group(1) if match else ""
-    title = title or _first_line_title(text) or stem
+    title = title or first_line_title(text) or stem
     if not text.strip():
         raise LoadError("no text content")
     return Document(id=rel, path=rel, title=title, text=text)
@@ -122,7 +132,7 @@ def normalize_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _first_line_title(text: str) -> str:
+def first_line_title(text: str) -> str:
     for line in text.split("\n"):
         line = line.strip().lstrip("#").strip()
         if line:
@@ -206,39 +216,6 @@ def html_to_text(markup: str) -> tuple[str, str]:
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     title = " ".join("".join(parser.title_parts).split())
     return title, text
-
-
-def _load_pdf(data: bytes, rel: str, stem: str) -> Document:
-    from pypdf import PasswordType, PdfReader
-    from pypdf.errors import DependencyError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        # An owner password alone (empty user password) only restricts what a viewer offers; every viewer
-        # opens such a file, and so do we. Only a PDF that asks for a password to open is skipped.
-        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-            raise LoadError("encrypted PDF: needs a password to open")
-        pages = [normalize_text(page.extract_text() or "").strip() for page in reader.pages]
-        meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    except LoadError:
-        raise
-    except DependencyError as exc:  # AES without a crypto backend (pypdf[crypto] installs one)
-        raise LoadError("encrypted PDF: AES decryption needs the 'cryptography' package") from exc
-    except Exception as exc:  # pypdf raises many types for broken files
-        raise LoadError(f"broken PDF: {type(exc).__name__}: {exc}"[:200]) from exc
-    starts: list[int] = []
-    buf: list[str] = []
-    offset = 0
-    for page_text in pages:
-        starts.append(offset)
-        buf.append(page_text)
-        offset += len(page_text) + 2
-    text = "\n\n".join(buf)
-    if not text.strip():
-        raise LoadError("PDF has no extractable text (scanned images need OCR first)")
-    title = str(meta_title).strip() or _first_line_title(text) or stem
-    return Document(id=rel, path=rel, title=title, text=text, page_starts=tuple(starts))
 
 
 def _load_jsonl(data: bytes, rel: str) -> LoadResult:

@@ -7,7 +7,7 @@ import os
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -201,6 +201,11 @@ class EmbeddingCache:
         self._db.close()
 
 
+# Embeds (cache key, text) pairs, longest first, elsewhere (index/ray_engine.py: an actor pool); yields
+# (keys, vectors) batches in any order. A batch that comes twice (a retried worker) is counted once.
+EncodeMissing = Callable[[Sequence[tuple[str, str]]], Iterable[tuple[Sequence[str], Vectors]]]
+
+
 def embed_with_cache(
     embedder: Embedder,
     texts: Sequence[str],
@@ -208,10 +213,12 @@ def embed_with_cache(
     *,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    encode_missing: EncodeMissing | None = None,
 ) -> tuple[Vectors, int]:
     """Vectors for `texts` in order, and how many had to be embedded (not cached).
 
     `progress` receives counts of `texts` done, cached ones first, so they add up to `len(texts)`.
+    Each batch is cached as soon as it is embedded, so an interrupted run loses at most the batches in flight.
     """
     keys = [EmbeddingCache.key(t) for t in texts]
     found = cache.get_many(embedder.name, keys, embedder.dim) if cache else {}
@@ -222,16 +229,28 @@ def embed_with_cache(
         progress(len(texts) - len(missing))
     # Longest first and globally sorted, so each batch pads to similar lengths.
     missing_unique = sorted(dict.fromkeys(keys[i] for i in missing), key=lambda k: -len(text_of[k]))
-    step = max(batch_size * 8, 256)
-    for pos in range(0, len(missing_unique), step):
-        batch_keys = missing_unique[pos : pos + step]
-        vectors = embedder.encode([text_of[k] for k in batch_keys], batch_size=batch_size)
+    encode = encode_missing or _encode_here(embedder, batch_size)
+    for batch_keys, vectors in encode([(k, text_of[k]) for k in missing_unique]):
+        fresh = [j for j, k in enumerate(batch_keys) if k not in found]
         if cache:
             cache.put_many(embedder.name, batch_keys, vectors)
         found.update(zip(batch_keys, vectors, strict=True))
-        if progress:
-            progress(sum(uses[k] for k in batch_keys))
+        if progress and fresh:
+            progress(sum(uses[batch_keys[j]] for j in fresh))
+    lost = [k for k in missing_unique if k not in found]
+    if lost:
+        raise RuntimeError(f"{len(lost)} of {len(missing_unique)} texts came back without a vector")
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     for i, k in enumerate(keys):
         out[i] = found[k]
     return out, len(missing_unique)
+
+
+def _encode_here(embedder: Embedder, batch_size: int) -> EncodeMissing:
+    def encode(pairs: Sequence[tuple[str, str]]) -> Iterator[tuple[Sequence[str], Vectors]]:
+        step = max(batch_size * 8, 256)
+        for pos in range(0, len(pairs), step):
+            batch = pairs[pos : pos + step]
+            yield [k for k, _ in batch], embedder.encode([t for _, t in batch], batch_size=batch_size)
+
+    return encode

@@ -30,7 +30,8 @@ TERMS, TERM_OFFSETS, TEXT_KEYS = "row_terms.npy", "row_terms.offsets.npy", "row_
 LEXICAL_SETTINGS: dict[str, Any] = {"library": "bm25s", "stopwords": "en", "stemmer": "english", "method": "lucene"}
 
 
-def _tokenizer() -> Any:
+def new_tokenizer() -> Any:
+    """The project's BM25 tokenizer (LEXICAL_SETTINGS) with an empty vocabulary."""
     import Stemmer
     from bm25s.tokenization import Tokenizer
 
@@ -57,16 +58,22 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: Sequence[str], *, reuse: Path | None = None) -> LexicalIndex:
         """BM25 over `texts`; with `reuse` (a saved index's folder), texts it holds keep their term ids."""
+        keys = text_keys(texts)
+        tokenizer, ids = _tokenize_reusing(texts, keys, reuse)
+        return cls.from_term_ids(tokenizer, ids, keys)
+
+    @classmethod
+    def from_term_ids(cls, tokenizer: Any, ids: list[list[int]], keys: npt.NDArray[np.void]) -> LexicalIndex:
+        """BM25 over rows already tokenized by `tokenizer` (e.g. shards' term statistics merged, index/shards.py);
+        `keys` are the rows' `text_keys`. Document frequencies and lengths come from `ids` alone."""
         import bm25s
 
-        keys = _text_keys(texts)
-        tokenizer, ids = _tokenize_reusing(texts, keys, reuse)
         retriever = bm25s.BM25(method=LEXICAL_SETTINGS["method"])
         # bm25s's own scoring loop is a Python pass per document (1.3 s over SciFact's 10k chunks);
         # the same matrix in a few array operations, then bm25s files as usual.
         retriever.build_index_from_ids = functools.partial(_lucene_scores, retriever)
         retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=tokenizer.get_vocab_dict()), show_progress=False)
-        index = cls(retriever, tokenizer, len(texts))
+        index = cls(retriever, tokenizer, len(ids))
         index._rows = (ids, keys)
         return index
 
@@ -90,7 +97,7 @@ class LexicalIndex:
 
         # Memory-mapped: a 1M-chunk matrix opens at once and pages in as queries touch it.
         retriever = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
-        tokenizer = _tokenizer()
+        tokenizer = new_tokenizer()
         tokenizer.load_vocab(str(folder))
         tokenizer.load_stopwords(str(folder))
         bounds = np.load(folder / BOUNDS, mmap_mode="r") if (folder / BOUNDS).exists() else None
@@ -148,7 +155,7 @@ def _lucene_scores(retriever: Any, unique_token_ids: Sequence[int], corpus_token
     return {"data": data, "indices": docs.astype(np.int32), "indptr": indptr, "num_docs": n_docs}
 
 
-def _text_keys(texts: Sequence[str]) -> npt.NDArray[np.void]:
+def text_keys(texts: Sequence[str]) -> npt.NDArray[np.void]:
     return np.array([hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts], dtype="V16")
 
 
@@ -161,10 +168,10 @@ def _tokenize_reusing(
     of texts gone since then linger with no postings; once they are most of the vocabulary,
     everything is tokenized afresh so it cannot grow without bound.
     """
-    tokenizer = _tokenizer()
+    tokenizer = new_tokenizer()
     found = _saved_rows(reuse, tokenizer) if reuse is not None else None
     if found is None:
-        tokenizer = _tokenizer()
+        tokenizer = new_tokenizer()
         return tokenizer, tokenizer.tokenize(list(texts), return_as="ids", show_progress=False)
     flat, offsets, row_of = found
     ids: list[list[int] | None] = []

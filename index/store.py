@@ -7,6 +7,7 @@ INDEX_DIR/vNNNN/chunks.jsonl       chunk records, one JSON object a line, row i 
 INDEX_DIR/vNNNN/chunks.offsets.npy uint64[rows + 1]: byte offset where line i starts, then the file size
 INDEX_DIR/vNNNN/bm25/              bm25s files, term bounds, each row's term ids and text digest
 INDEX_DIR/embeddings-cache/        vectors by model + text hash
+INDEX_DIR/logs/                    the question log (rag/question_log.py); pruning never touches it
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -117,9 +118,18 @@ def faiss_settings(kind: str, rows: int) -> FaissSettings:
 
 def build_faiss(vectors: Vectors, kind: str | FaissSettings) -> Any:
     """A FAISS index over `vectors` (inner product): a kind name or a `faiss_settings` entry."""
+    settings = faiss_settings(kind, len(vectors)) if isinstance(kind, str) else kind
+    index = trained_faiss(vectors, settings)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def trained_faiss(vectors: Vectors, settings: FaissSettings) -> Any:
+    """The empty index `build_faiss` fills: IVF's quantizer trained on its fixed sample of `vectors`.
+    Shards (index/shards.py) each fill a copy and are merged into one."""
     faiss = _faiss()
     rows, dim = vectors.shape
-    settings = faiss_settings(kind, rows) if isinstance(kind, str) else kind
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     if settings.kind == "flat":
         index = faiss.IndexFlatIP(dim)
@@ -132,9 +142,15 @@ def build_faiss(vectors: Vectors, kind: str | FaissSettings) -> Any:
         sample = np.random.default_rng(0).choice(rows, settings.train_rows, replace=False)
         index.train(data[np.sort(sample)])
         index.nprobe = settings.nprobe
-    if rows:
-        index.add(data)
     return index
+
+
+@dataclass(frozen=True)
+class VersionParts:
+    """A version's FAISS index and BM25, built by the caller (merged from shards) instead of by `write_version`."""
+
+    faiss: Any
+    lexical: LexicalIndex
 
 
 def read_faiss(path: Path, settings: FaissSettings) -> Any:
@@ -156,11 +172,14 @@ def write_version(
     manifest: Manifest,
     kind: str,
     stage_seconds: dict[str, float] | None = None,
+    *,
+    parts: VersionParts | None = None,
 ) -> str:
     """Write a complete new version beside the old one, then switch `current` to it.
 
     `kind` is resolved by size ("auto") and recorded as the manifest's `faiss`; `format_version` is stamped.
     `stage_seconds`, when given, receives the time of each part (records, faiss, bm25, sync).
+    `parts`, when given, are written as they are (they must be built with the manifest's FAISS settings).
     """
     index_dir.mkdir(parents=True, exist_ok=True)
     settings = faiss_settings(kind, len(vectors))
@@ -174,7 +193,7 @@ def write_version(
     times = stage_seconds if stage_seconds is not None else {}
     try:
         tmp.mkdir()
-        _write_files(tmp, index_dir, chunks, vectors, manifest, times)
+        _write_files(tmp, index_dir, chunks, vectors, manifest, times, parts)
     except BaseException as exc:  # an unfinished version must not hold the space it took
         shutil.rmtree(tmp, ignore_errors=True)
         if space.is_disk_full(exc):
@@ -192,14 +211,23 @@ def write_version(
 
 
 def _write_files(
-    tmp: Path, index_dir: Path, chunks: Sequence[Chunk], vectors: Vectors, manifest: Manifest, times: dict[str, float]
+    tmp: Path,
+    index_dir: Path,
+    chunks: Sequence[Chunk],
+    vectors: Vectors,
+    manifest: Manifest,
+    times: dict[str, float],
+    parts: VersionParts | None,
 ) -> None:
     t0 = time.perf_counter()
     write_chunks(tmp, chunks)
     times["records"], t0 = time.perf_counter() - t0, time.perf_counter()
-    _faiss().write_index(build_faiss(vectors, manifest.faiss), str(tmp / "vectors.faiss"))
+    vector_index = parts.faiss if parts else build_faiss(vectors, manifest.faiss)
+    _faiss().write_index(vector_index, str(tmp / "vectors.faiss"))
     times["faiss"], t0 = time.perf_counter() - t0, time.perf_counter()
-    LexicalIndex.build([c.indexed_text for c in chunks], reuse=_reusable_lexical(index_dir)).save(tmp / "bm25")
+    texts = [c.indexed_text for c in chunks]
+    lexical = parts.lexical if parts else LexicalIndex.build(texts, reuse=_reusable_lexical(index_dir))
+    lexical.save(tmp / "bm25")
     times["bm25"], t0 = time.perf_counter() - t0, time.perf_counter()
     (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=1, ensure_ascii=False), "utf-8")
     _fsync_tree(tmp)

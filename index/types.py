@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
@@ -13,6 +14,12 @@ import numpy.typing as npt
 
 # float32 rows, one a text; embedders return them L2-normalized.
 Vectors = npt.NDArray[np.float32]
+# What a reader calls a page of a file type, where it is not "page".
+PAGE_NAMES = {".pptx": "slide"}
+
+
+def page_name(path: str) -> str:
+    return PAGE_NAMES.get(PurePosixPath(path).suffix.lower(), "page")
 
 
 @dataclass(frozen=True)
@@ -20,8 +27,9 @@ class Document:
     """One loaded document.
 
     `id` is unique inside an index: the file's path relative to the indexed root,
-    or `path#record_id` for one record of a BEIR-style `.jsonl` corpus.
-    `page_starts` holds the character offset where each PDF page begins.
+    or `path#record_id` for one record of a BEIR-style `.jsonl` corpus or a `.csv` row.
+    `page_starts` holds the character offset where each PDF page (or `.pptx` slide) begins;
+    `ocr_pages` the 1-based pages whose text Tesseract read from a scanned image.
     """
 
     id: str
@@ -29,6 +37,12 @@ class Document:
     title: str
     text: str
     page_starts: tuple[int, ...] = ()
+    ocr_pages: tuple[int, ...] = ()
+
+    @property
+    def slides(self) -> bool:
+        """Its pages are a deck's slides: each stands alone, so no chunk spans two."""
+        return bool(self.page_starts) and page_name(self.path) == "slide"
 
     @property
     def record_id(self) -> str:
@@ -58,6 +72,13 @@ class Chunk:
     @property
     def record_id(self) -> str:
         return self.doc_id.split("#", 1)[1] if "#" in self.doc_id else self.doc_id
+
+    @property
+    def page_label(self) -> str | None:
+        """Where a reader finds the chunk: "page 4", or "slide 4" in a presentation; None for unpaged text."""
+        if self.page is None:
+            return None
+        return f"{page_name(self.path)} {self.page}"
 
     @property
     def indexed_text(self) -> str:
@@ -208,9 +229,13 @@ class DocumentEntry:
     sha256: str
     chunks: int
     title: str
+    ocr_pages: tuple[int, ...] = ()  # pages read by OCR, so a reader knows to check them against the scan
 
     def to_json(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "chunks": self.chunks, "title": self.title}
+        out: dict[str, Any] = {"sha256": self.sha256, "chunks": self.chunks, "title": self.title}
+        if self.ocr_pages:  # written only when set, so manifests without OCR stay byte-identical
+            out["ocr_pages"] = list(self.ocr_pages)
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,7 +284,7 @@ class Manifest:
                 for rel, f in data.get("files", {}).items()
             },
             documents={
-                doc_id: DocumentEntry(d["sha256"], d["chunks"], d["title"])
+                doc_id: DocumentEntry(d["sha256"], d["chunks"], d["title"], tuple(d.get("ocr_pages", ())))
                 for doc_id, d in data.get("documents", {}).items()
             },
             extra_roots=tuple(data.get("extra_roots", ())),

@@ -6,18 +6,21 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from index import env
 from index.store import IndexStore
 from rag.citations import CitationChecker, lexical_support
+from rag.clock import Clock
 from rag.conversation import rewrite_query
 from rag.inputs import History, check_question, check_top_k, history_turns
 from rag.llm.base import LLMBackend
+from rag.plain import plain_items
 from rag.prompting import REFUSAL, Prompt, build_prompt
+from rag.question_log import LogContext, QuestionLog, backend_and_model, log_path, logged
 from rag.settings import AnswerSettings
+from rag.text import DECLINE
 from rag.types import Answer, AnswerStream, Hit, Timings, Usage
 
 if TYPE_CHECKING:
@@ -27,13 +30,6 @@ if TYPE_CHECKING:
 EVIDENCE_HITS = 6
 # Every answer keeps this many ranked hits, so an evaluation scores Recall@10 without retrieving again.
 RANKED_HITS = 10
-_DECLINE = re.compile(
-    r"(documents?|sources?|context|passages?|text)\s+(do(es)?n['’]?t|do(es)? not|did not|didn['’]?t)\s+"
-    r"(say|contain|mention|provide|include|specify|state)|no (information|mention)|not (mentioned|provided|stated)"
-    r"|cannot (be )?(answer|determine|found)|can['’]t (answer|determine)|unable to (answer|determine|find)",
-    re.I,
-)
-
 class Assistant:
     """One index, one retriever and one model, loaded once and reused for every question.
 
@@ -87,20 +83,49 @@ class Assistant:
     def top_k(self) -> int:
         return self.settings.top_k
 
-    def ask(self, question: str, *, history: History = None, top_k: int | None = None) -> Answer:
-        return self.stream(question, history=history, top_k=top_k).answer
+    def ask(
+        self,
+        question: str,
+        *,
+        history: History = None,
+        top_k: int | None = None,
+        answer_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Answer:
+        return self.stream(
+            question, history=history, top_k=top_k, answer_tokens=answer_tokens, temperature=temperature
+        ).answer
 
-    def stream(self, question: str, *, history: History = None, top_k: int | None = None) -> AnswerStream:
+    def stream(
+        self,
+        question: str,
+        *,
+        history: History = None,
+        top_k: int | None = None,
+        answer_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> AnswerStream:
         """The answer as it is written: iterate for text pieces, then read `.answer` for the checked `Answer`.
 
+        `answer_tokens` and `temperature` override the settings for this call (`None` keeps them).
         The arguments are checked here, before anything runs; generation waits for the model
         (the llama.cpp backend serves one generation at a time) but retrieval does not.
         """
         question = check_question(question)
         questions, answers = history_turns(history)
         k = check_top_k(top_k) or self.settings.top_k
+        call = self.settings.with_overrides(answer_tokens=answer_tokens, temperature=temperature)
         self.follow_current()
-        return AnswerStream(self._run(question, questions, answers, k, self.retriever, self.checker))
+        items = self._run(question, questions, answers, k, self.retriever, self.checker, call)
+        return AnswerStream(self._logged(items, len(questions)) if self.settings.log_questions else items)
+
+    def _logged(self, items: Iterator[str | Answer], turns: int) -> Iterator[str | Answer]:
+        """`items` with the finished answer appended to the index's question log (rag/question_log.py)."""
+        name = str(getattr(self.backend, "name", "") or self.settings.backend)
+        backend, model = backend_and_model(name, self.settings.model)
+        index = str(self.store.index_dir.resolve())
+        context = LogContext(index, self.store.version, backend, model, turns)
+        return logged(items, QuestionLog(log_path(self.store.index_dir)), context)
 
     def _run(
         self,
@@ -110,14 +135,18 @@ class Assistant:
         k: int,
         retriever: Retriever,
         checker: CitationChecker,
+        call: AnswerSettings,
     ) -> Iterator[str | Answer]:
-        clock = _Clock()
+        clock = Clock()
         rewriter = self.backend if self.settings.rewrite == "llm" else None
         query = rewrite_query(question, questions, rewriter, answers)
         clock.rewrite = time.perf_counter()
         found = tuple(retriever.retrieve(query, max(k, EVIDENCE_HITS, RANKED_HITS)))
         hits = found[:k]
         clock.retrieve = time.perf_counter()
+        if call.pipeline == "plain":  # the baseline every checked step must beat (rag/plain.py)
+            yield from plain_items(question, questions, query, found, k, self.backend, call, clock)
+            return
         if not hits or evidence(question, found[: max(k, EVIDENCE_HITS)]) < self.settings.min_evidence:
             yield REFUSAL
             yield _refusal(question, query, hits, found, clock.timings(), "no passage is about the question")
@@ -126,13 +155,14 @@ class Assistant:
             question,
             list(hits),
             self.backend,
-            answer_tokens=self.settings.answer_tokens,
+            answer_tokens=call.answer_tokens,
             history=questions,
             focus=query,
             source_tokens=self.settings.source_tokens,
         )
         pieces: list[str] = []
-        for piece in self.backend.complete(prompt.messages, max_tokens=self.settings.answer_tokens, temperature=0.0):
+        generate = self.backend.complete
+        for piece in generate(prompt.messages, max_tokens=call.answer_tokens, temperature=call.temperature):
             clock.first = clock.first or time.perf_counter()
             pieces.append(piece)
             yield piece
@@ -146,13 +176,13 @@ class Assistant:
         raw: str,
         prompt: Prompt,
         found: tuple[Hit, ...],
-        clock: _Clock,
+        clock: Clock,
         checker: CitationChecker,
     ) -> Answer:
         checked = checker.check(raw, prompt.sources, question)
         usage = Usage(prompt.prompt_tokens, self.backend.count_tokens(raw) if raw else 0)
         reason = ""
-        if not raw or _DECLINE.search(raw):
+        if not raw or DECLINE.search(raw):
             reason = "the model found no answer in the passages"
         elif checked.supported_sentences == 0:
             reason = "no sentence of the answer is supported by the passages"
@@ -170,29 +200,6 @@ class Assistant:
             query=query,
             raw_text=raw,
             hits=found,
-        )
-
-
-@dataclass
-class _Clock:
-    start: float = field(default_factory=time.perf_counter)
-    rewrite: float = 0.0
-    retrieve: float = 0.0
-    first: float = 0.0
-    generated: float = 0.0
-
-    def timings(self) -> Timings:
-        now = time.perf_counter()
-        first = self.first - self.start if self.first else 0.0
-        generate = self.generated - self.retrieve if self.generated else 0.0
-        check = now - self.generated if self.generated else 0.0
-        return Timings(
-            rewrite=self.rewrite - self.start,
-            retrieve=self.retrieve - self.rewrite,
-            first_token=first,
-            generate=generate,
-            check=check,
-            total=now - self.start,
         )
 
 

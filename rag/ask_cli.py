@@ -1,14 +1,17 @@
-"""`rag ask "question"`: print the answer, then each cited source with its passage."""
+"""`rag ask "question"`: print the answer once, then each cited source with its passage."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import textwrap
+import unicodedata
+from typing import TextIO
 
 from index import env
 from index.types import Chunk
-from rag.types import Answer, Citation
+from rag.types import Answer, AnswerStream, Citation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--top-k", type=int, default=None, help="passages to retrieve")
     parser.add_argument("--history", action="append", default=[], help="an earlier question of the conversation")
-    parser.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
+    parser.add_argument(
+        "--no-stream", action="store_true", help="print the answer only when checked (always so when piped)"
+    )
+    parser.add_argument("--no-log", action="store_true", help="do not add this question to INDEX/logs/questions.jsonl")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,24 +41,87 @@ def run(args: argparse.Namespace) -> int:
         check_question(args.question)
         history_turns(args.history)
         check_top_k(args.top_k)
-        settings = AnswerSettings.from_env().with_overrides(backend=args.backend, model=args.model)
+        settings = AnswerSettings.from_env().with_overrides(
+            backend=args.backend, model=args.model, log_questions=False if args.no_log else None
+        )
         store = IndexStore.open(args.index)
         answer_stream = Assistant(store, settings).stream(args.question, history=args.history, top_k=args.top_k)
-        for piece in answer_stream:
-            if not args.no_stream:
-                print(piece, end="", flush=True)
-        answer = answer_stream.answer
+        show(answer_stream, sys.stdout, stream=not args.no_stream)
     except (StoreError, LLMError, ValueError, TypeError, FileNotFoundError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 2
-    if not args.no_stream:
-        print("\n")
-    print(format_answer(answer))
     return 0
 
 
+def show(answer_stream: AnswerStream, out: TextIO, *, stream: bool = True) -> Answer:
+    """Print the answer once, then its sources.
+
+    Only a terminal gets the draft as it is written: there a draft the checks then decline or re-cite
+    is erased and replaced in place. Text printed to a pipe or a file cannot be taken back, so a script
+    reads the checked answer only. Either way the answer shows once, and a refusal's draft never stays.
+    """
+    draft = TerminalDraft(out) if stream and out.isatty() else None
+    for piece in answer_stream:
+        if draft is not None:
+            draft.write(piece)
+    answer = answer_stream.answer
+    if draft is not None:
+        draft.settle(answer.text)
+    else:
+        out.write(f"{answer.text}\n")
+    out.write(f"\n{format_sources(answer)}\n")
+    out.flush()
+    return answer
+
+
+class TerminalDraft:
+    """The answer streamed to a terminal as the model writes it, then settled: kept when the checked
+    answer says the same, else erased (ANSI: cursor up over the lines it took, clear below) and replaced."""
+
+    def __init__(self, out: TextIO, columns: int | None = None) -> None:
+        self.out = out
+        self.columns = max(1, columns or shutil.get_terminal_size().columns)
+        self.text = ""
+
+    def write(self, piece: str) -> None:
+        self.text += piece
+        self.out.write(piece)
+        self.out.flush()
+
+    def settle(self, final: str) -> None:
+        if " ".join(self.text.split()) != " ".join(final.split()):
+            self.out.write(self.erase() + final)
+        self.out.write("\n")
+        self.out.flush()
+
+    def erase(self) -> str:
+        """Back to the start of the draft's first line, and everything from there down cleared."""
+        rows = self.rows()
+        return "\r" + (f"\x1b[{rows}A" if rows else "") + "\x1b[J"
+
+    def rows(self) -> int:
+        """Lines the draft runs onto past its first: its line breaks and the terminal's wraps."""
+        rows = col = 0
+        for ch in self.text:
+            if ch == "\n":
+                rows, col = rows + 1, 0
+                continue
+            width = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+            if col + width > self.columns:
+                rows, col = rows + 1, 0
+            col += width
+        return rows
+
+
 def format_answer(answer: Answer) -> str:
-    lines = [answer.text, ""]
+    """The checked answer followed by its sources, as `rag ask` prints them."""
+    return f"{answer.text}\n\n{format_sources(answer)}"
+
+
+def format_sources(answer: Answer) -> str:
+    """What follows the answer: the cited passages with the supporting sentence marked, or for a
+    refusal the closest passages; then unsupported sentences and timings."""
+    lines: list[str] = []
     shown: list[tuple[int, Chunk, Citation | None]]
     if answer.refused:
         lines.append(f"(declined: {answer.refusal_reason}; closest passages below)")
@@ -61,7 +130,7 @@ def format_answer(answer: Answer) -> str:
         by_marker = {c.marker: c for c in answer.citations}
         shown = [(m, c.chunk, c) for m, c in sorted(by_marker.items())]
     for marker, chunk, citation in shown:
-        where = f"page {chunk.page}" if chunk.page else f"chars {chunk.start}-{chunk.end}"
+        where = chunk.page_label or f"chars {chunk.start}-{chunk.end}"
         score = f", support {citation.support:.2f}" if citation else ""
         lines.append(f"[{marker}] {chunk.title} — {chunk.path}, {where}{score}")
         passage = chunk.text

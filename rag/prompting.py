@@ -32,14 +32,14 @@ class Prompt:
 
 
 def source_label(number: int, hit: Hit) -> str:
-    """`[n] (page p):` for paged documents, else `[n]:`.
+    """`[n] (page p):` for paged documents (`[n] (slide p):` for slides), else `[n]:`.
 
     Every label token is read before the first word of the answer appears, and small models
     copy what a label holds into the answer. Titles cost about 8 tokens a prompt (news_dev
     median) without changing an answer there, so they stay in the citations, not the prompt.
     """
-    page = hit.chunk.page
-    return f"[{number}] (page {page}):" if page else f"[{number}]:"
+    where = hit.chunk.page_label
+    return f"[{number}] ({where}):" if where else f"[{number}]:"
 
 
 # Sentences that address an AI model rather than a reader: the usual shapes of prompt injection.

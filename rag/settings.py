@@ -30,6 +30,9 @@ ANSWER_TOKENS = 160
 # model's reading and the support check decide.
 MIN_EVIDENCE = 0.30
 REWRITES = ("llm", "keywords")
+# "checked": evidence windows, the refusal gate and the citation check; "plain": the baseline of
+# rag/plain.py (top chunks whole, one instruction, no checks) that every checked step must beat.
+PIPELINES = ("checked", "plain")
 MAX_TOP_K = 50
 
 
@@ -55,11 +58,14 @@ class AnswerSettings:
     retriever: str = field(default_factory=_default_retriever)
     top_k: int = TOP_K
     answer_tokens: int = ANSWER_TOKENS
+    temperature: float = 0.0
     source_tokens: int | None = SOURCE_TOKENS
     min_evidence: float = MIN_EVIDENCE
     support_threshold: float | None = None
     rewrite: str = "keywords"
     rerank: bool = False
+    pipeline: str = "checked"
+    log_questions: bool = True  # a line per answer in INDEX/logs/questions.jsonl (rag/question_log.py)
     retrieval: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
@@ -72,11 +78,14 @@ class AnswerSettings:
             ("retriever", self.retriever in _retrievers(), f"one of {', '.join(_retrievers())}"),
             ("top_k", _int_in(self.top_k, 1, MAX_TOP_K), f"an integer from 1 to {MAX_TOP_K}"),
             ("answer_tokens", _int_in(self.answer_tokens, 16, 8192), "an integer from 16 to 8192"),
+            ("temperature", _number_in(self.temperature, 0.0, 2.0), "a number from 0 (greedy) to 2"),
             ("source_tokens", self.source_tokens is None or _int_in(self.source_tokens, 8, 8192), "None or 8-8192"),
             ("min_evidence", _number_in(self.min_evidence, 0.0, 1.0), "a number from 0 to 1"),
             ("support_threshold", self.support_threshold is None or _number_in(self.support_threshold, 0, 1), "0-1"),
             ("rewrite", self.rewrite in REWRITES, f"one of {', '.join(REWRITES)}"),
             ("rerank", isinstance(self.rerank, bool), "True or False"),
+            ("pipeline", self.pipeline in PIPELINES, f"one of {', '.join(PIPELINES)}"),
+            ("log_questions", isinstance(self.log_questions, bool), "True or False"),
         ]
         for name, ok, rule in problems:
             if not ok:
@@ -84,7 +93,7 @@ class AnswerSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AnswerSettings:
-        """Defaults, with RAG_BACKEND, RAG_MODEL, RAG_RETRIEVER and RAG_TOP_K applied where set."""
+        """Defaults, with RAG_BACKEND, RAG_MODEL, RAG_RETRIEVER, RAG_TOP_K and RAG_QUESTION_LOG applied where set."""
         top_k = env.get("RAG_TOP_K", environ=environ)
         if top_k and not top_k.isdigit():
             raise ValueError(f"RAG_TOP_K={top_k!r} is invalid: it must be a whole number such as 3")
@@ -93,6 +102,7 @@ class AnswerSettings:
             model=env.get("RAG_MODEL", environ=environ) or None,
             retriever=env.get("RAG_RETRIEVER", environ=environ) or None,
             top_k=int(top_k) if top_k else None,
+            log_questions=_switch("RAG_QUESTION_LOG", env.get("RAG_QUESTION_LOG", environ=environ)),
         )
 
     def with_overrides(self, **overrides: Any) -> AnswerSettings:
@@ -124,6 +134,18 @@ class AnswerSettings:
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: dict(self.retrieval) if f.name == "retrieval" else getattr(self, f.name) for f in fields(self)}
+
+
+def _switch(name: str, value: str) -> bool | None:
+    """An on/off variable: None when unset, so the default stands."""
+    word = value.strip().lower()
+    if not word:
+        return None
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={value!r} is invalid: it must be 1 (on) or 0 (off)")
 
 
 def _int_in(value: Any, low: int, high: int) -> bool:

@@ -13,6 +13,13 @@ from collections.abc import Callable
 from functools import lru_cache
 
 # The marker of a cited source: [1], [1, 2], [1-3], [1 and 2].
+# How a model says the passages hold no answer; such an answer is a refusal, whatever else it says.
+DECLINE = re.compile(
+    r"(documents?|sources?|context|passages?|text)\s+(do(es)?n['’]?t|do(es)? not|did not|didn['’]?t)\s+"
+    r"(say|contain|mention|provide|include|specify|state)|no (information|mention)|not (mentioned|provided|stated)"
+    r"|cannot (be )?(answer|determine|found)|can['’]t (answer|determine)|unable to (answer|determine|find)",
+    re.I,
+)
 MARKER = re.compile(r"\s*\[(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\]")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
 _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)

@@ -151,3 +151,13 @@ class AnswerStream:
     def streamed_text(self) -> str:
         """The text pieces seen so far, joined (the model's draft, before citations are checked)."""
         return "".join(self._pieces)
+
+    def close(self) -> None:
+        """Stop the answer where it is, for a reader who left: the model stops writing and is free for the next one.
+
+        Without this, an abandoned stream holds the model (the llama.cpp backend generates one answer at
+        a time) until the garbage collector happens to find it.
+        """
+        close = getattr(self._items, "close", None)
+        if callable(close):
+            close()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from rag.settings import AnswerSettings
 from ui.assets import CSS, HEAD, SCROLL_TO_SELECTED
 from ui.engine import Engine, friendly_error
 from ui.examples import example_questions
+from ui.readiness import WAITING, Readiness
 from ui.session import ChatSession, FeedbackLog, respond
 from ui.throttle import LoginThrottle, LoginThrottleMiddleware, ThrottlePolicy
 from ui.uploads import DEFAULT_MAX_UPLOAD_BYTES, UploadResult, upload_and_index
@@ -40,6 +42,8 @@ class AppConfig:
 def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
     feedback = FeedbackLog(config.feedback_path)
     defaults = engine.defaults
+    # The model loads as the chat starts, not at the first question; the page says so until it is ready.
+    readiness = Readiness(engine, example_questions(engine.manifest())).start()
     with gr.Blocks(title=config.title, analytics_enabled=False, fill_width=True) as app:
         session = gr.State(ChatSession())
         gr.Markdown(f"### {config.title}\n{_index_line(engine)}", elem_id="header")
@@ -62,9 +66,7 @@ def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
                     )
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
                     new_chat = gr.Button("New chat", scale=1, elem_id="new-chat")
-                examples = example_questions(engine.manifest())
-                if examples:
-                    gr.Examples([[q] for q in examples], inputs=[question], label="Example questions")
+                _readiness_panel(app, readiness, question)
                 settings = _settings_panel(defaults, config)
             with gr.Column(scale=2):
                 sources = gr.HTML(ChatSession().panel(), elem_id="sources", label="Sources", padding=True)
@@ -81,6 +83,9 @@ def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
 
         def ask(text: str, state: ChatSession, *values: Any) -> Iterator[Outputs]:
             chosen = _chat_settings(defaults, *values)
+            if text.strip() and readiness.state == "loading":
+                waiting = [{"role": "user", "content": text.strip()}, {"role": "assistant", "content": WAITING}]
+                yield [*state.messages(), *waiting], state.panel(), state, ""
             for update in respond(engine, state, text, chosen):
                 yield update.messages, update.panel, state, ""
 
@@ -132,6 +137,38 @@ def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
         files.upload(upload, [files], [upload_status], api_name="upload", concurrency_limit=1)
     blocks: gr.Blocks = app
     return blocks
+
+
+def _readiness_panel(app: gr.Blocks, readiness: Readiness, question: gr.Textbox) -> None:
+    """The status line under the question box and the example questions, kept current by a timer
+    until the model is loaded and the examples are settled (a page opened later gets them on load)."""
+    status = gr.Markdown(readiness.status_markdown(), elem_id="model-status")
+    examples = gr.Dataset(
+        components=["html"],  # shown whole: a Textbox or Markdown sample is cut after 60 characters
+        samples=_samples(readiness.examples),
+        label="Example questions",
+        elem_id="examples",
+        visible=bool(readiness.examples),
+    )
+    timer = gr.Timer(1.0, active=not readiness.settled)
+
+    def poll() -> Outputs:
+        now = readiness.view()
+        shown = gr.Dataset(samples=_samples(now.examples), visible=bool(now.examples))
+        return now.status, shown if now.examples_done else gr.skip(), gr.Timer(active=not now.settled)
+
+    def pick(sample: list[str]) -> str:
+        return html.unescape(sample[0])
+
+    outputs = [status, examples, timer]
+    timer.tick(poll, None, outputs, api_visibility="private", show_progress="hidden")
+    app.load(poll, None, outputs, api_name="status", show_progress="hidden")
+    examples.click(pick, [examples], [question], api_visibility="private")
+
+
+def _samples(questions: Sequence[str]) -> list[list[str]]:
+    # Escaped: a drafted question holds words of the documents, and the samples are shown as HTML.
+    return [[html.escape(q)] for q in questions]
 
 
 def _settings_panel(defaults: AnswerSettings, config: AppConfig) -> list[Any]:

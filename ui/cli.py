@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default: 20)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    parser.add_argument("--no-log", action="store_true", help="do not log the questions in INDEX/logs/questions.jsonl")
 
 
 def login_from_env(environ: dict[str, str] | None = None) -> tuple[str, str] | None:
@@ -42,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     configure_process(serving=True)
     try:
         auth = login_from_env()
-        settings = AnswerSettings.from_env().with_overrides(backend=args.backend, model=args.model or None)
+        settings = AnswerSettings.from_env().with_overrides(
+            backend=args.backend, model=args.model or None, log_questions=False if args.no_log else None
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

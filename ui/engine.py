@@ -102,6 +102,22 @@ class Engine:
                 self._assistants[key] = Assistant(store, settings, backend=backend)
             return self._assistants[key]
 
+    def warm_up(self) -> Assistant | None:
+        """Load now what the first question would wait for: the default model, the index and the embedder.
+
+        Returns the default `Assistant`, or None when there is no index yet (the model is loaded all the
+        same, so the first upload is answered at once). A question asked meanwhile waits for the load.
+        """
+        if self._backend_object is None:
+            self.defaults.make_backend()  # the registry keeps it: the Assistant below gets this same object
+        try:
+            assistant = self.assistant(self.defaults)
+        except (IndexNotFound, EmptyIndex):
+            return None
+        # The first query loads the embedding model's weights and pages in the lexical index.
+        assistant.retriever.retrieve("warm up", 1)
+        return assistant
+
     def stream(self, question: str, settings: AnswerSettings, history: History) -> AnswerStream:
         return self.assistant(settings).stream(question, history=history)
 

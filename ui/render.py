@@ -98,7 +98,7 @@ def sources_html(answer: Answer | None, turn: int, selected: int | None = None) 
 
 def _card(turn: int, marker: int, hit: Hit, cites: Sequence[Citation], selected: bool) -> str:
     chunk = hit.chunk
-    where = f"page {chunk.page}" if chunk.page else f"characters {chunk.start:,}–{chunk.end:,}"
+    where = chunk.page_label or f"characters {chunk.start:,}–{chunk.end:,}"
     if cites:
         score = f'<span class="support">support {max(c.support for c in cites):.2f}</span>'
     else:

@@ -259,3 +259,45 @@ def test_beir_questions_are_scored_on_retrieval_alone(tmp_path: Path) -> None:
     ]
     assert run.summary.group("all").metric("ndcg@10").mean == 1.0
     assert run.summary.group("all").metric("f1").mean is None and run.config["fields"]["backend"] == ""
+
+
+def test_plain_baseline_and_checked_pipeline_in_one_comparison(data: tuple[Path, Path], tmp_path: Path) -> None:
+    """`--pipeline plain` is the baseline every checked step is compared with, in the same run folder format."""
+    questions, index = data
+    plain_replies = {**REPLIES, "football": "I don't know."}
+    plain = RunSettings(top_k=3, answer=AnswerSettings(min_evidence=0.0, pipeline="plain"), progress=False)
+    base = run_eval(questions, index, out=tmp_path / "plain", settings=plain, backend=Model(plain_replies))
+    checked = run_eval(questions, index, out=tmp_path / "checked", settings=SETTINGS, backend=Model(REPLIES))
+    by_id = {r.id: r for r in base.records}
+    assert by_id["q4"].refused and by_id["q4"].refusal_reason == "the model said it does not know"
+    assert by_id["q2"].citations == () and by_id["q2"].metrics["citation_precision"] is None
+    assert base.config["fields"]["answer_settings"]["pipeline"] == "plain"
+    everything = base.summary.group("all")
+    assert everything.metric("false_refusal").mean == 0.0 and everything.metric("short_f1").mean is not None
+    text = render_comparison(compare_runs(tmp_path / "plain", tmp_path / "checked"))
+    assert "Short F1" in text and "False refusals" in text
+    assert checked.summary.group("all").metric("citation_precision").mean == 1.0
+
+
+def test_rag_eval_run_takes_the_pipeline(data: tuple[Path, Path], tmp_path: Path) -> None:
+    questions, index = data
+    args = ["eval", "run", str(questions), "--index", str(index), "--pipeline", "fancy"]
+    with pytest.raises(SystemExit):
+        main(args)
+
+
+def test_split_runs_one_half_and_the_halves_partition_the_set(data: tuple[Path, Path], tmp_path: Path) -> None:
+    from eval.questions import load_questions, split_of
+
+    questions, index = data
+    halves = {}
+    for split in ("tune", "report"):
+        settings = RunSettings(top_k=3, answer=AnswerSettings(min_evidence=0.0), split=split, progress=False)
+        run = run_eval(questions, index, out=tmp_path / split, settings=settings, backend=Model(REPLIES))
+        halves[split] = {r.id for r in run.records}
+    assert halves["tune"].isdisjoint(halves["report"])
+    assert halves["tune"] | halves["report"] == {q["id"] for q in QUESTIONS}
+    loaded = load_questions(questions).questions
+    assert {q.id for q in loaded if split_of(q) == "tune"} == halves["tune"]
+    with pytest.raises(ValueError, match="split='half' must be one of tune, report"):
+        RunSettings(split="half")

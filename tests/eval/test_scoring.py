@@ -109,6 +109,9 @@ def test_refusal_indicators_and_answer_scores() -> None:
         "em": 1.0,
         "f1": 1.0,
         "contains": 1.0,
+        "short_em": 1.0,
+        "short_f1": 1.0,
+        "false_refusal": None,
         "refusal_precision": 1.0,
         "refusal_recall": 1.0,
     }
@@ -116,6 +119,9 @@ def test_refusal_indicators_and_answer_scores() -> None:
         "em": 0.0,
         "f1": 0.0,
         "contains": 0.0,
+        "short_em": 0.0,
+        "short_f1": 0.0,
+        "false_refusal": None,
         "refusal_precision": None,
         "refusal_recall": 0.0,
     }
@@ -123,12 +129,32 @@ def test_refusal_indicators_and_answer_scores() -> None:
         "em": 0.0,
         "f1": 0.0,
         "contains": 0.0,
+        "short_em": 0.0,
+        "short_f1": 0.0,
+        "false_refusal": 1.0,
         "refusal_precision": 0.0,
         "refusal_recall": None,
     }
     scores = answer_scores(answerable, replied)
     # pred tokens [russian, forces, seized, 10km] vs [10km]: P 1/4, R 1 -> F1 0.4
     assert scores["em"] == 0.0 and scores["f1"] == pytest.approx(0.4) and scores["contains"] == 1.0
+    assert scores["false_refusal"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "gold", "short_em", "short_f1"),
+    [
+        ("Yuriy Shchygol, a Ukrainian general, vowed to continue [1].", "Yuriy Shchygol", 1.0, 1.0),
+        ("A 15-second video [2]. It ended her career.", "15-second video", 1.0, 1.0),
+        # contains credits a gold buried late in a long answer; the short scores do not
+        ("The report, which was published on Friday, says 10km [1].", "10km", 0.0, 0.0),
+        ("In Anchorage, Alaska [1].", "Anchorage, Alaska", 0.0, 0.5),  # [in, anchorage] vs [anchorage, alaska]
+    ],
+)
+def test_short_answer_scores_read_the_opening_phrase(text: str, gold: str, short_em: float, short_f1: object) -> None:
+    scores = answer_scores(Question("q", "?", (gold,)), answer(text))
+    assert scores["short_em"] == short_em and scores["short_f1"] == short_f1
+    assert scores["contains"] == 1.0
 
 
 def record(qid: str, history: tuple[str, ...] = (), **metrics: float | None) -> QuestionRecord:

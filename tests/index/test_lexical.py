@@ -21,7 +21,7 @@ def _texts(n: int, seed: int = 0) -> list[str]:
 
 
 def test_score_matrix_matches_bm25s_own_build() -> None:
-    tokenizer = lexical._tokenizer()
+    tokenizer = lexical.new_tokenizer()
     tokens = tokenizer.tokenize(_texts(300), return_as="tuple", show_progress=False)
     theirs = bm25s.BM25(method="lucene")
     theirs.index(tokens, show_progress=False)
@@ -46,7 +46,7 @@ def test_reuse_tokenizes_only_new_texts_and_scores_as_a_fresh_build(
     LexicalIndex.build(texts).save(tmp_path / "v1")
     changed = [*texts[:50], "gene therapy for the brain", "a new word: zebrafish", *texts[60:]]
     seen: list[str] = []
-    original = lexical._tokenizer
+    original = lexical.new_tokenizer
 
     def counting() -> object:
         tok = original()
@@ -54,10 +54,10 @@ def test_reuse_tokenizes_only_new_texts_and_scores_as_a_fresh_build(
         tok.tokenize = lambda batch, **kw: (seen.extend(batch), inner(batch, **kw))[1]
         return tok
 
-    monkeypatch.setattr(lexical, "_tokenizer", counting)
+    monkeypatch.setattr(lexical, "new_tokenizer", counting)
     reused = LexicalIndex.build(changed, reuse=tmp_path / "v1")
     assert seen == ["gene therapy for the brain", "a new word: zebrafish"]
-    monkeypatch.setattr(lexical, "_tokenizer", original)
+    monkeypatch.setattr(lexical, "new_tokenizer", original)
     _same_results(reused, LexicalIndex.build(changed))
     reused.save(tmp_path / "v2")  # a chain of re-uses keeps working
     _same_results(LexicalIndex.load(tmp_path / "v2", len(changed)), LexicalIndex.build(changed))

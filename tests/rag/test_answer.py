@@ -219,3 +219,24 @@ def test_evidence_gate_looks_past_the_prompt_sources(index_dir: Path) -> None:
     a = Assistant(index_dir, backend=ScriptedBackend("Anchorage, Alaska [1]."), top_k=1, min_evidence=0.0)
     answer = a.ask("Where did the summit take place?")
     assert len(answer.sources) == 1 and not answer.refused
+
+
+def test_answer_tokens_and_temperature_are_per_call_overrides(index_dir: Path) -> None:
+    a = assistant(index_dir, "The summit took place in Anchorage, Alaska [1].", log_questions=False)
+    a.ask("Where did the summit take place?", answer_tokens=40, temperature=0.5)
+    a.ask("Where did the summit take place?")
+    calls = a.backend.calls  # type: ignore[attr-defined]
+    assert [(c.max_tokens, c.temperature) for c in calls] == [(40, 0.5), (a.settings.answer_tokens, 0.0)]
+    with pytest.raises(ValueError, match="temperature"):
+        a.stream("Where?", temperature=5.0)
+    assert len(calls) == 2
+
+
+def test_closing_a_stream_stops_the_answer_where_it_is(index_dir: Path) -> None:
+    answer_stream = assistant(index_dir, "The summit took place in Anchorage, Alaska [1].", log_questions=False).stream(
+        "Where did the summit take place?"
+    )
+    pieces = iter(answer_stream)
+    assert next(pieces)
+    answer_stream.close()
+    assert list(pieces) == [] and not answer_stream.done

@@ -224,6 +224,8 @@ def test_a_file_swapped_for_a_link_after_the_listing_is_not_read(
         return listed
 
     (tmp_path / "outside" / "private" / "b.txt").write_text(f"Not b\n\n{SECRET}", encoding="utf-8")
+    # One file stays as it was: a run that indexes nothing writes no version (index.build.NothingToIndex).
+    (layout / "c.txt").write_text("Gamma\n\nThe gamma document stays put.", encoding="utf-8")
     outside_touches.clear()
     monkeypatch.setattr(build_module, "list_files", list_then_swap)
     report = build(layout, tmp_path)

@@ -94,7 +94,7 @@ def test_chips_and_panel_for_an_answer_and_for_a_refusal() -> None:
     assert Selection.parse("3:2:99") == Selection(3, 2) and Selection.parse("x:1") is None
 
 
-def test_examples_come_from_the_corpus_file_or_its_titles(tmp_path: Path) -> None:
+def test_examples_come_from_the_corpus_file_never_from_titles(tmp_path: Path) -> None:
     documents = {
         "a.txt": DocumentEntry("0" * 64, 1, "Alaska summit"),
         "b.txt": DocumentEntry("1" * 64, 1, "x" * 200),
@@ -103,7 +103,7 @@ def test_examples_come_from_the_corpus_file_or_its_titles(tmp_path: Path) -> Non
     manifest = Manifest(
         source=str(tmp_path), embedder=EmbedderInfo("hash-64", 64), faiss=faiss_settings("flat", 3), documents=documents
     )
-    assert example_questions(manifest) == ["What does “Alaska summit” say?"]
+    assert example_questions(manifest) == []  # drafted by the model once it is loaded (rag/examples.py)
     (tmp_path / EXAMPLES_FILE).write_text("# comment\nHow do I index a folder?\n\n", encoding="utf-8")
     assert example_questions(manifest) == ["How do I index a folder?"]
     assert example_questions(None) == []

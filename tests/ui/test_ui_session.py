@@ -101,11 +101,16 @@ def test_errors_are_readable_sentences_not_traces(small_index: Path, tmp_path: P
 
 
 def test_empty_index_says_so(tmp_path: Path) -> None:
-    from index.build import build_index
-    from index.embedding import HashEmbedder
+    """`rag index` writes no version that holds nothing (index.build.NothingToIndex); one written by hand,
+    or by an older build, may still hold none."""
+    import numpy as np
 
-    (tmp_path / "src").mkdir()
-    build_index(tmp_path / "src", tmp_path / "idx", embedder=HashEmbedder(64))
+    from index.store import write_version
+    from index.types import EmbedderInfo, FaissSettings, Manifest
+
+    flat = FaissSettings("flat", "auto")
+    manifest = Manifest(source=str(tmp_path / "src"), embedder=EmbedderInfo("hash-64", 64), faiss=flat)
+    write_version(tmp_path / "idx", [], np.zeros((0, 64), dtype=np.float32), manifest, "auto")
     eng = Engine(tmp_path / "idx", backend=ScriptedBackend("x"))
     text = run(eng, ChatSession(), "Anything?")[-1].messages[-1]["content"]
     assert "holds no documents" in text
