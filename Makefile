@@ -25,7 +25,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: anything looser pulls gigabytes of CUDA packages.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# [scale] is Ray, for `rag index --engine ray` and its cluster tests.
+	$(PY) -m pip install --quiet -e '.[dev,scale]'
 	# The browser tests drive Debian's Chromium (they skip, saying so, where it is missing).
 	test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) || echo "warning: could not install chromium; the browser tests will skip"
 	# Tesseract OCRs scanned PDF pages (without it they are skipped, saying so, and the OCR tests skip).

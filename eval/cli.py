@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eval.claims_cli import add_claims, run_claims
 from eval.run_cli import add_compare, add_run, run_compare, run_run
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable
     "retrieval": (_add_retrieval, _run_retrieval, "score a retriever on BEIR queries and qrels (nDCG, recall, MRR)"),
     "run": (add_run, run_run, "answer a question set through ask() and score retrieval, answers, citations, cost"),
     "compare": (add_compare, run_compare, "compare two runs: metric deltas with paired CIs, flipped questions"),
+    "claims": (add_claims, run_claims, "contradiction benchmark: how many false citations the check flags"),
 }
 
 

@@ -138,9 +138,9 @@ def build_index(
         roots = _extra_roots(extra_roots, read_manifest(out))
         old = None if rebuild else read_manifest(out)
         reason = _reuse_blocker(old, emb, settings, src, out, replace)
-        previous = (
-            Previous(old.files, old.documents, _previous_chunks(out)) if old and not reason else Previous({}, {}, {})
-        )
+        previous = Previous({}, {}, {})
+        if old and not reason:
+            previous = Previous(old.files, old.documents, _previous_chunks(out))
         chunker = Chunker(settings, limit_counter=emb.count_tokens, limit=emb.max_tokens)
         sources = [(src, src), *((r, r.parent) for r in roots)]
         plan = Plan(large_file_chunks=large_file_chunks, on_warning=on_warning)

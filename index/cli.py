@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index import env
 from index.types import IndexReport
+
+if TYPE_CHECKING:
+    from index.ray_engine import RayEngine
 
 
 def default_index_dir() -> str:
@@ -47,10 +51,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also index files that symbolic links point at outside PATH (skipped by default)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="where reading, embedding and index building run: this process, or a Ray cluster (docs/scale.md)",
+    )
+    parser.add_argument("--ray-address", help="with --engine ray: auto or HOST:PORT of a running cluster's head "
+                        "(default: start Ray on this machine)")
+    parser.add_argument("--workers", type=int, help="with --engine ray: embedding actors (default: the cluster's CPUs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    problem = _engine_problem(args)
+    if problem:  # said before any model loads
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     from tqdm import tqdm
 
     from index.build import LARGE_FILE_CHUNKS, build_index
@@ -73,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         if done >= total:
             bar.close()
 
+    engine = _engine(args)
     try:
         settings = ChunkerSettings(args.chunk_tokens, args.overlap_tokens)
         report = build_index(
@@ -88,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             max_file_bytes=int(args.max_file_mb * 1_000_000) if args.max_file_mb else DEFAULT_MAX_FILE_BYTES,
             large_file_chunks=LARGE_FILE_CHUNKS if args.warn_chunks is None else args.warn_chunks,
             on_warning=lambda message: tqdm.write(f"warning: {message}", file=sys.stderr),
+            engine=engine,
         )
     except DiskFull as exc:  # the run's fault was the machine's, not the command's: exit 1, not 2
         print(f"error: {exc}", file=sys.stderr)
@@ -98,8 +117,28 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for bar in bars.values():
             bar.close()
+        if engine is not None:
+            engine.close()
     print(format_report(report))
     return 0
+
+
+def _engine_problem(args: argparse.Namespace) -> str | None:
+    if args.engine != "ray":
+        return "--ray-address and --workers go with --engine ray" if args.ray_address or args.workers else None
+    if args.workers is not None and args.workers < 1:
+        return f"--workers {args.workers}: give 1 or more"
+    from index.ray_engine import ray_missing
+
+    return ray_missing()
+
+
+def _engine(args: argparse.Namespace) -> RayEngine | None:
+    if args.engine != "ray":
+        return None
+    from index.ray_engine import RayEngine
+
+    return RayEngine(args.ray_address, args.workers, args.embedder)
 
 
 def format_report(report: IndexReport) -> str:

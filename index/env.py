@@ -25,6 +25,7 @@ VARIABLES: dict[str, str] = {
     "RAG_UI_USER": "chat login user (set with RAG_UI_PASSWORD)",
     "RAG_UI_PASSWORD": "chat login password (set with RAG_UI_USER)",
     "RAG_API_KEY": "bearer key `rag serve` requires of every request; without it, it listens on 127.0.0.1 only",
+    "RAG_SERVER": "URL of a running `rag serve` that `rag ask` sends its questions to instead of loading models",
     "RAG_SHARED": "benchmarks: the shared data folder (default ../shared)",
     "RAG_BENCH_SCIFACT_DOCS": "benchmarks: SciFact documents in the sub-corpus (default 600)",
     "RAG_BENCH_LLAMAINDEX": "benchmarks: 'cached' reuses the last LlamaIndex result",

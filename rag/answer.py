@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from index import env
 from index.store import IndexStore
-from rag.citations import CitationChecker, lexical_support
+from rag.citations import SUPPORT_THRESHOLD, CitationChecker, lexical_support
 from rag.clock import Clock
 from rag.conversation import rewrite_query
 from rag.inputs import History, check_question, check_top_k, history_turns
 from rag.llm.base import LLMBackend
+from rag.loading import BackendSlot
 from rag.plain import plain_items
 from rag.prompting import REFUSAL, Prompt, build_prompt
 from rag.question_log import LogContext, QuestionLog, backend_and_model, log_path, logged
@@ -51,9 +52,23 @@ class Assistant:
         named = backend if isinstance(backend, str) else None
         self.settings = (settings or AnswerSettings.from_env()).with_overrides(backend=named, **overrides)
         self._options = {**self.settings.retrieval_options(), **(retrieval_options or {})}
-        self._open(index if isinstance(index, IndexStore) else IndexStore.open(index))
-        self.backend = backend if backend is not None and not isinstance(backend, str) else self.settings.make_backend()
+        store = index if isinstance(index, IndexStore) else IndexStore.open(index)
+        # The model loads on its own thread while the embedder and retriever open and the first question is
+        # retrieved (rag/loading.py): a cold start waits for the slower load, not for both one after the other.
+        given = None if backend is None or isinstance(backend, str) else backend
+        self._backend = BackendSlot(self.settings.make_backend, given)
+        self._open(store)
         self._reopen = threading.Lock()
+
+    @property
+    def backend(self) -> LLMBackend:
+        """The language model; while it is still loading, this waits for it (and raises a failed load's error)."""
+        return self._backend.get()
+
+    def wait_for_model(self) -> Assistant:
+        """Wait until the model has loaded, for servers that promise the first question will not wait."""
+        _ = self.backend
+        return self
 
     def _open(self, store: IndexStore) -> None:
         from index.embedding import get_embedder
@@ -63,7 +78,8 @@ class Assistant:
         self.embedder = get_embedder(store.embedder_name)
         self.retriever = get_retriever(self.settings.retriever, store, embedder=self.embedder, **self._options)
         threshold = self.settings.support_threshold
-        self.checker = CitationChecker(self.embedder.encode, **({} if threshold is None else {"threshold": threshold}))
+        threshold = SUPPORT_THRESHOLD if threshold is None else threshold
+        self.checker = CitationChecker(self.embedder.encode, threshold=threshold)
 
     def follow_current(self) -> bool:
         """Open the index's current version if a build replaced the one in use (True when it did).
@@ -121,11 +137,14 @@ class Assistant:
 
     def _logged(self, items: Iterator[str | Answer], turns: int) -> Iterator[str | Answer]:
         """`items` with the finished answer appended to the index's question log (rag/question_log.py)."""
-        name = str(getattr(self.backend, "name", "") or self.settings.backend)
-        backend, model = backend_and_model(name, self.settings.model)
-        index = str(self.store.index_dir.resolve())
-        context = LogContext(index, self.store.version, backend, model, turns)
-        return logged(items, QuestionLog(log_path(self.store.index_dir)), context)
+        store = self.store  # the version this answer started from, whatever a build does meanwhile
+
+        def context() -> LogContext:
+            name = str(getattr(self.backend, "name", "") or self.settings.backend)
+            backend, model = backend_and_model(name, self.settings.model)
+            return LogContext(str(store.index_dir.resolve()), store.version, backend, model, turns)
+
+        return logged(items, QuestionLog(log_path(store.index_dir)), context)
 
     def _run(
         self,
@@ -139,7 +158,7 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         clock = Clock()
         rewriter = self.backend if self.settings.rewrite == "llm" else None
-        query = rewrite_query(question, questions, rewriter, answers)
+        query = rewrite_query(question, questions, rewriter, answers, retriever)
         clock.rewrite = time.perf_counter()
         found = tuple(retriever.retrieve(query, max(k, EVIDENCE_HITS, RANKED_HITS)))
         hits = found[:k]

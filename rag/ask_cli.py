@@ -27,9 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-stream", action="store_true", help="print the answer only when checked (always so when piped)"
     )
     parser.add_argument("--no-log", action="store_true", help="do not add this question to INDEX/logs/questions.jsonl")
+    parser.add_argument(
+        "--server",
+        default=None,
+        help="ask a running `rag serve` at this URL instead of loading anything ($RAG_SERVER; '' asks here)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    server = env.get("RAG_SERVER") if args.server is None else args.server
+    if server.strip():
+        return ask_server(args, server)
     from index.store import IndexStore, StoreError
     from rag.answer import Assistant
     from rag.inputs import check_question, check_top_k, history_turns
@@ -53,12 +61,45 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def show(answer_stream: AnswerStream, out: TextIO, *, stream: bool = True) -> Answer:
+# Options that choose how this process answers; a server answers as it was started, so they would be ignored.
+_LOCAL_ONLY = {"backend": "--backend", "model": "--model", "top_k": "--top-k", "no_log": "--no-log"}
+
+
+def ask_server(args: argparse.Namespace, server: str) -> int:
+    """`rag ask --server URL`: the question (and `--history`) answered by a running `rag serve`."""
+    from rag.inputs import check_question, history_turns
+    from rag.llm.base import LLMError
+    from rag.remote import RemoteAssistant
+
+    given = [flag for name, flag in _LOCAL_ONLY.items() if getattr(args, name) not in (None, False)]
+    given += ["--index"] if args.index != env.index_dir() else []
+    try:
+        check_question(args.question)
+        history_turns(args.history)
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} cannot be sent to a server, which answers from its own index and model "
+                "as it was started; drop them, or ask here with --server ''"
+            )
+        remote = RemoteAssistant(server, api_key=env.get("RAG_API_KEY"))
+        try:
+            answer_stream = remote.stream(args.question, history=args.history)
+            show(answer_stream, sys.stdout, stream=not args.no_stream, via=remote.url)
+        finally:
+            remote.close()
+    except (LLMError, ValueError, TypeError) as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def show(answer_stream: AnswerStream, out: TextIO, *, stream: bool = True, via: str = "") -> Answer:
     """Print the answer once, then its sources.
 
     Only a terminal gets the draft as it is written: there a draft the checks then decline or re-cite
     is erased and replaced in place. Text printed to a pipe or a file cannot be taken back, so a script
     reads the checked answer only. Either way the answer shows once, and a refusal's draft never stays.
+    `via` names the server that answered, if one did.
     """
     draft = TerminalDraft(out) if stream and out.isatty() else None
     for piece in answer_stream:
@@ -69,7 +110,7 @@ def show(answer_stream: AnswerStream, out: TextIO, *, stream: bool = True) -> An
         draft.settle(answer.text)
     else:
         out.write(f"{answer.text}\n")
-    out.write(f"\n{format_sources(answer)}\n")
+    out.write(f"\n{format_sources(answer, via=via)}\n")
     out.flush()
     return answer
 
@@ -118,9 +159,10 @@ def format_answer(answer: Answer) -> str:
     return f"{answer.text}\n\n{format_sources(answer)}"
 
 
-def format_sources(answer: Answer) -> str:
+def format_sources(answer: Answer, *, via: str = "") -> str:
     """What follows the answer: the cited passages with the supporting sentence marked, or for a
-    refusal the closest passages; then unsupported sentences and timings."""
+    refusal the closest passages; then unsupported sentences and timings (as this process saw them
+    when the server `via` answered: its retrieval is not timed)."""
     lines: list[str] = []
     shown: list[tuple[int, Chunk, Citation | None]]
     if answer.refused:
@@ -142,5 +184,8 @@ def format_sources(answer: Answer) -> str:
     for sentence in answer.unsupported_sentences:
         lines.append(f"(unsupported by the documents: {sentence})")
     t = answer.timings
-    lines.append(f"retrieve {t.retrieve * 1000:.0f} ms, first token {t.first_token:.2f} s, total {t.total:.2f} s")
+    if via:
+        lines.append(f"first token {t.first_token:.2f} s, total {t.total:.2f} s, answered by {via}")
+    else:
+        lines.append(f"retrieve {t.retrieve * 1000:.0f} ms, first token {t.first_token:.2f} s, total {t.total:.2f} s")
     return "\n".join(lines)

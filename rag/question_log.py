@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -196,9 +196,15 @@ def _warn_once(path: Path, exc: OSError) -> None:
     )
 
 
-def logged(items: Iterator[str | Answer], question_log: QuestionLog, context: LogContext) -> Iterator[str | Answer]:
-    """`items` (an answer being written) passed through unchanged; the finished answer is logged on its way."""
+def logged(
+    items: Iterator[str | Answer], question_log: QuestionLog, context: LogContext | Callable[[], LogContext]
+) -> Iterator[str | Answer]:
+    """`items` (an answer being written) passed through unchanged; the finished answer is logged on its way.
+
+    `context` may be a function, asked once the answer is done: naming the model then does not make
+    retrieval wait for a model still loading (rag/loading.py).
+    """
     for item in items:
         if isinstance(item, Answer):
-            question_log.append(record_of(item, context))
+            question_log.append(record_of(item, context() if callable(context) else context))
         yield item

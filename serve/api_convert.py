@@ -118,6 +118,7 @@ def source(marker: int, hit: RagHit) -> m.SourceOut:
         start=chunk.start,
         end=chunk.end,
         score=round(hit.score, 4),
+        text=chunk.text,
     )
 
 

@@ -118,6 +118,7 @@ class SourceOut(BaseModel):
     start: int
     end: int
     score: float
+    text: str = Field(description="the passage itself, so a client can show what the answer rests on")
 
 
 class RefusalOut(BaseModel):

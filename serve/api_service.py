@@ -90,7 +90,8 @@ class Service:
         max_queue: int = MAX_QUEUE,
     ) -> Service:
         """Open the index and load the embedder and the model now, so the first answer does not wait for them."""
-        return cls(Assistant(IndexStore.open(index_dir), settings, backend=backend), max_queue=max_queue)
+        assistant = Assistant(IndexStore.open(index_dir), settings, backend=backend)
+        return cls(assistant.wait_for_model(), max_queue=max_queue)
 
     def _store(self) -> IndexStore:
         self.assistant.follow_current()

@@ -104,6 +104,7 @@ class Library:
         """Load the embedder and the model now, so the first question does not wait for them."""
         try:
             self.assistant().retriever.retrieve("warm up the query embedder", 1)
+            self.assistant().wait_for_model()
         except Exception:  # the tools report the same failure, with its fix, when called
             if not self._closed.is_set():  # a client that hangs up at once stops the process mid-load
                 log.exception("loading the index or the model failed")

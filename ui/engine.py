@@ -108,15 +108,15 @@ class Engine:
         Returns the default `Assistant`, or None when there is no index yet (the model is loaded all the
         same, so the first upload is answered at once). A question asked meanwhile waits for the load.
         """
-        if self._backend_object is None:
-            self.defaults.make_backend()  # the registry keeps it: the Assistant below gets this same object
         try:
-            assistant = self.assistant(self.defaults)
+            assistant = self.assistant(self.defaults)  # its model loads beside the embedder (rag/loading.py)
         except (IndexNotFound, EmptyIndex):
+            if self._backend_object is None:
+                self.defaults.make_backend()  # the registry keeps it for the Assistant of the first upload
             return None
         # The first query loads the embedding model's weights and pages in the lexical index.
         assistant.retriever.retrieve("warm up", 1)
-        return assistant
+        return assistant.wait_for_model()
 
     def stream(self, question: str, settings: AnswerSettings, history: History) -> AnswerStream:
         return self.assistant(settings).stream(question, history=history)

@@ -57,6 +57,7 @@ class Readiness:
         if self._thread is None:
             self._thread = threading.Thread(target=self.run, name="chat-warm-up", daemon=True)
             _LIVE.add(self)
+            _hook_exit()
             self._thread.start()
         return self
 
@@ -113,7 +114,19 @@ class Readiness:
         return f"✓ Ready: model `{self.model}` loaded."
 
 
-@atexit.register
 def _close_all() -> None:
     for readiness in list(_LIVE):
         readiness.close()
+
+
+_hooked: list[bool] = []
+
+
+def _hook_exit() -> None:
+    """At exit, llama.cpp's own atexit hook frees the model, so drafting must stop before it: the
+    interpreter's thread-shutdown hooks (what concurrent.futures uses) run before any atexit handler."""
+    if _hooked:
+        return
+    _hooked.append(True)
+    register = getattr(threading, "_register_atexit", None)
+    (register or atexit.register)(_close_all)

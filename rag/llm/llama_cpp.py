@@ -46,11 +46,15 @@ class LlamaCppBackend:
         self.seed = seed
         # Flash attention read prompts about 15% faster on this 2-core CPU (80 -> 96 tokens/s,
         # 1.5B model), and reading the prompt is most of the time to first token.
+        # use_mmap is llama.cpp's default, said here so nothing turns it off: the GGUF is mapped, not read,
+        # so loading takes the kernel's page cache (warm after the first run) instead of copying a
+        # gigabyte, and a cold `rag ask` pays that while its embedder loads (rag/loading.py).
         self._settings: dict[str, Any] = {
             "n_threads": n_threads,
             "seed": seed,
             "flash_attn": flash_attn,
             "verbose": verbose,
+            "use_mmap": True,
         }
         self._llm = self._load(n_ctx)
         trained = self._trained_context()

@@ -10,7 +10,7 @@ from index.build import build_index
 from index.chunking import ChunkerSettings
 from index.embedding import HashEmbedder
 from rag.answer import Assistant, ask
-from rag.conversation import Conversation, keyword_rewrite, needs_context
+from rag.conversation import Conversation, keyword_rewrite, stands_alone
 from rag.llm.scripted import ScriptedBackend
 from rag.prompting import REFUSAL, SYSTEM_PROMPT, build_prompt
 from rag.types import Answer
@@ -123,7 +123,8 @@ def test_conversation_keeps_turns(index_dir: Path) -> None:
     assert convo.questions == [q1]
     convo.clear()
     assert convo.turns == []
-    assert needs_context("Until when?") and not needs_context("Which refinery did Ukraine fire drones on before talks?")
+    assert not stands_alone("Until when?", None)
+    assert stands_alone("Which refinery did Ukraine fire drones on before talks?", None)
 
 
 def test_ask_reuses_one_assistant_and_validates(index_dir: Path) -> None:

@@ -45,6 +45,14 @@ def test_tokens_context_and_reuse(smollm2: LLMBackend) -> None:
     assert get_backend("llama-cpp", model="smollm2-135m") is smollm2
 
 
+def test_the_model_file_is_memory_mapped(smollm2: LLMBackend) -> None:
+    """Mapped, the GGUF loads from the page cache instead of being read whole: a cold `rag ask` relies on it."""
+    import llama_cpp
+
+    mapped = (llama_cpp.LLAMA_LOAD_MODE_MMAP, llama_cpp.LLAMA_LOAD_MODE_MMAP_MLOCK)
+    assert smollm2._llm.model_params.load_mode in mapped  # type: ignore[attr-defined]
+
+
 def test_context_is_capped_at_the_trained_length(smollm2: LLMBackend) -> None:
     from rag.llm.llama_cpp import LlamaCppBackend
 
