@@ -15,7 +15,7 @@ import traceback
 from bench.common import ROOT, machine
 from index.runtime import configure_process
 
-SECTIONS = ["indexing", "retrieval", "scale", "ray", "answering", "coldstart", "baseline", "llamaindex"]
+SECTIONS = ["indexing", "runtime", "retrieval", "scale", "ray", "answering", "coldstart", "baseline", "llamaindex"]
 DOC = ROOT / "docs" / "benchmarks.md"
 _MARK = re.compile(r"<!-- section:(\w+) -->\n(.*?)<!-- /section -->\n", re.S)
 

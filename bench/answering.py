@@ -9,6 +9,7 @@ from collections.abc import Callable
 from bench.common import SHARED, WORK
 from eval.metrics import percentile
 from index.build import build_index
+from index.embedding import DEFAULT_EMBEDDER
 from index.runtime import configure_process
 from rag.answer import Assistant
 from rag.llm import LLMBackend
@@ -39,8 +40,8 @@ def _median(values: list[float]) -> float:
 def run(backend: LLMBackend | None = None) -> str:
     """`backend` None is the default local model; a scripted one checks this code quickly."""
     questions = [json.loads(line) for line in QUESTIONS.read_text("utf-8").splitlines() if line.strip()]
-    index = WORK / "news-minilm"
-    build_index(NEWS, index, embedder="minilm")
+    index = WORK / f"news-{DEFAULT_EMBEDDER}"
+    build_index(NEWS, index, embedder=DEFAULT_EMBEDDER)
     configure_process(serving=True)  # answered as `rag chat` answers: one thread a query for torch and FAISS
     assistant = Assistant(index, backend=backend)
     # Loads the model outside every clock. The warm-up question is not one of the timed ones: a timed

@@ -10,6 +10,7 @@ from bench.common import SHARED, WORK
 from eval.compare import compare_runs
 from eval.runner import RunSettings, run_eval
 from index.build import build_index
+from index.embedding import DEFAULT_EMBEDDER
 from rag.llm import LLMBackend
 from rag.settings import AnswerSettings
 
@@ -20,8 +21,8 @@ SHOWN = ("correct", "contains", "short_f1", "citation_precision", "refusal_recal
 
 def run(backend: LLMBackend | None = None) -> str:
     """`backend` None is the default local model; a scripted one checks this code quickly."""
-    index = WORK / "news-minilm"
-    build_index(NEWS, index, embedder="minilm")
+    index = WORK / f"news-{DEFAULT_EMBEDDER}"
+    build_index(NEWS, index, embedder=DEFAULT_EMBEDDER)
     runs = {}
     for pipeline in ("plain", "checked"):
         out = WORK / f"baseline-{pipeline}"

@@ -36,6 +36,7 @@ import httpx
 
 from bench.common import ROOT, SHARED, WORK
 from index.build import build_index
+from index.embedding import DEFAULT_EMBEDDER
 
 NEWS = SHARED / "corpus" / "news"
 QUESTIONS = SHARED / "eval" / "news_dev.jsonl"
@@ -83,8 +84,8 @@ class Run:
 
 
 def run() -> str:
-    index = WORK / "news-minilm"
-    build_index(NEWS, index, embedder="minilm")
+    index = WORK / f"news-{DEFAULT_EMBEDDER}"
+    build_index(NEWS, index, embedder=DEFAULT_EMBEDDER)
     questions = _questions(REPEATS)
     ways: dict[str, list[Run]] = {"serial": [], "concurrent": []}
     ready: dict[str, list[list[float]]] = {"serial": [], "concurrent": []}

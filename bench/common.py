@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("RAG_SHARED", ROOT.parent / "shared"))
 WORK = ROOT / ".rag" / "bench"  # cached indexes; never committed
 SCIFACT = SHARED / "data" / "scifact"
-# Fresh SciFact builds run on a sub-corpus: on a 2-core AVX2 box MiniLM embeds about 10 chunks/s, so
-# all 11,206 chunks take ~20 minutes a build, and make bench makes three (torch, ONNX, LlamaIndex).
+# Side-by-side builds (torch, ONNX, LlamaIndex) run on a sub-corpus: torch and LlamaIndex embed about
+# 25-35 chunks/s here, so all 11,206 chunks would take 6-8 minutes a build each.
 SUBSET_DOCS = int(os.environ.get("RAG_BENCH_SCIFACT_DOCS", "600"))
 SUBSET_QUERIES = 200
 
@@ -31,10 +31,12 @@ class SciFactSubset:
     documents: int
 
 
-def scifact_index(embedder: str = "minilm") -> Path:
-    """The SciFact corpus indexed once with the default settings, reused across runs."""
+def scifact_index(embedder: str | None = None) -> Path:
+    """The SciFact corpus indexed once with the default settings (and embedder), reused across runs."""
     from index.build import build_index
+    from index.embedding import DEFAULT_EMBEDDER
 
+    embedder = embedder or DEFAULT_EMBEDDER
     out = WORK / f"scifact-{embedder}"
     build_index(SHARED / "data" / "scifact" / "corpus.jsonl", out, embedder=embedder)
     return out

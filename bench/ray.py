@@ -13,11 +13,11 @@ from pathlib import Path
 
 from bench.common import SCIFACT, WORK, scifact_subset
 from index.build import build_index
-from index.embedding import get_embedder
+from index.embedding import DEFAULT_EMBEDDER, get_embedder
 from index.ray_engine import RayEngine, ray_missing
 from index.types import IndexReport
 
-EMBEDDER = "minilm"
+EMBEDDER = DEFAULT_EMBEDDER
 
 
 def _build(source: Path, workers: int | None) -> tuple[IndexReport, dict[str, int]]:
@@ -66,7 +66,7 @@ def run() -> str:
     get_embedder(EMBEDDER).encode(["warm"])  # the driver's model load is no engine's cost
     local, sizes = _build(subset.corpus, None)
     local_rate = local.chunks / (local.seconds - local.stage_seconds.get("model", 0.0))
-    rows = [_row("local (this process, torch on 2 threads)", local, None)]
+    rows = [_row("local (this process, 2 threads)", local, None)]
     reports = {}
     for workers in (1, 2):
         reports[workers], _ = _build(subset.corpus, workers)
@@ -98,7 +98,8 @@ def run() -> str:
         [
             "## Indexing on Ray",
             "",
-            f"The SciFact sub-corpus ({subset.documents:,} abstracts, {local.chunks:,} chunks, MiniLM), each run from "
+            f"The SciFact sub-corpus ({subset.documents:,} abstracts, {local.chunks:,} chunks, the default "
+            f"embedder `{EMBEDDER}`), each run from "
             "an empty embedding cache. Ray runs start a private Ray on this machine (`RayEngine(workers=N)`, what "
             "`rag index --engine ray --workers N` does without `--ray-address`); their times include starting "
             "Ray, the read task and the actors loading the model. Seconds; *read* is load + chunk summed over "
@@ -110,16 +111,16 @@ def run() -> str:
             "",
             f"Ray's fixed overhead: a one-document corpus takes {tiny_ray.seconds:.1f} s on Ray (2 workers) against "
             f"{tiny_local.seconds:.1f} s locally, **{overhead:.1f} s** more a run; starting Ray alone takes "
-            f"{start:.1f} s. Without it, one worker embeds about **{per_worker:.1f} chunks/s** (one CPU, torch on "
+            f"{start:.1f} s. Without it, one worker embeds about **{per_worker:.1f} chunks/s** (one CPU, "
             f"one thread): the per-worker rate docs/scale.md plans with. Bytes per chunk of this version on disk: "
             f"{on_disk}.",
             "",
             "What 2 cores can show: that the Ray path produces the local index (tests/index/test_ray_cluster.py), "
             "what it costs per run, and one worker's throughput. What they cannot: a speed-up. Two Ray workers "
-            "share the two cores the local path's torch already uses with two threads, beside the driver, the "
+            "share the two cores the local path already uses with two threads, beside the driver, the "
             "raylet and the object store, so on an idle box Ray can at best match the local path. When other "
-            "jobs load the box, one-thread workers may come out ahead of two-thread torch, which suffers more "
-            "from contention: that is not scaling. Throughput grows with machines, which one box cannot measure.",
+            "jobs load the box, one-thread workers may come out ahead of the two-thread local path, which suffers "
+            "more from contention: that is not scaling. Throughput grows with machines, which one box cannot measure.",
             "",
             f"Load average before / after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f} (other jobs share "
             "this machine; the figures carry their noise).",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from eval.claims_cli import add_claims, run_claims
 from eval.run_cli import add_compare, add_run, run_compare, run_run
+from index.embedding import DEFAULT_EMBEDDER
 
 if TYPE_CHECKING:
     from index.store import IndexStore
@@ -30,7 +31,11 @@ def _add_retrieval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queries", required=True, help="queries .jsonl {_id, text} or .tsv with a header")
     parser.add_argument("--qrels", required=True, help="qrels TSV with a header: query-id, corpus-id, score")
     parser.add_argument("--index", help="index folder, built or updated from --corpus (default: .rag/indexes/NAME)")
-    parser.add_argument("--embedder", default="minilm", help="embedder for a new index (default: %(default)s)")
+    parser.add_argument(
+        "--embedder",
+        default=None,
+        help=f"embedder for a new index (default: {DEFAULT_EMBEDDER}; an update keeps its own)",
+    )
     parser.add_argument("--retriever", choices=list(RETRIEVERS), default=DEFAULT_RETRIEVER, help="default: %(default)s")
     parser.add_argument("--fusion", choices=FUSIONS, help="hybrid fusion (default: the retriever's)")
     parser.add_argument("--mmr", action="store_true", help="diversify with maximal marginal relevance")
@@ -93,7 +98,7 @@ def _warn_unknown_documents(store: IndexStore, qrels: dict[str, dict[str, int]])
         )
 
 
-def _build_or_reuse(corpus: str, index_dir: Path, embedder: str, quiet: bool) -> None:
+def _build_or_reuse(corpus: str, index_dir: Path, embedder: str | None, quiet: bool) -> None:
     """Build or update the index; embedding a new corpus takes minutes, so show how far it got."""
     from index.build import build_index
 

@@ -1,10 +1,11 @@
 """Question sets in four formats, detected from the file; malformed lines are reported, not fatal.
 
-- project JSONL: `{"id", "question", "answers", "answerable", "evidence": [{"doc", "quote"}], "history"}`
+- project JSONL: `{"id", "question", "answers", "answerable", "evidence": [{"doc", "quote"}], "history",
+  "documents"}`; `documents` (optional) narrows the question's retrieval to those paths or globs
 - SQuAD-style JSONL: `{"id", "question", "answers", "is_impossible", "gold_passage"}`
 - BEIR: queries (`{"_id", "text"}` JSONL or TSV, or a folder holding them) plus qrels; retrieval only
 - CSV: a `question` column, optional `answer` (several separated by `|`), `id`, `answerable`,
-  `evidence` (a quote), `doc`, `passage` (a gold passage id)
+  `evidence` (a quote), `doc`, `passage` (a gold passage id), `documents` (paths or globs, `|`-separated)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Question:
     evidence: tuple[Evidence, ...] = ()
     passages: tuple[str, ...] = ()  # gold passage ids: a chunk's record_id (BEIR `_id`) or document id
     history: tuple[str, ...] = ()  # earlier user questions, oldest first
+    documents: tuple[str, ...] = ()  # retrieval searches only these documents (paths or globs; rag/documents.py)
     retrieval_only: bool = False
     line: int = 0
     split: str = ""  # "tune" or "report": which half of the set the question is in (see `split_of`)
@@ -133,9 +135,17 @@ def _project(record: dict[str, Any], lineno: int) -> Question:
         evidence=_evidence(record),
         passages=_strings(record, "passages"),
         history=_strings(record, "history", item_key="question"),
+        documents=_documents(record),
         line=lineno,
         split=str(record.get("split") or ""),
     )
+
+
+def _documents(record: dict[str, Any]) -> tuple[str, ...]:
+    found = _strings(record, "documents")
+    if any(not d.strip() for d in found):
+        raise BadLine(f"'documents' must be paths or globs of indexed documents, found {list(found)!r}")
+    return tuple(d.strip() for d in found)
 
 
 SPLITS = ("tune", "report")
@@ -198,6 +208,7 @@ def _csv_row(row: dict[str, str], lineno: int) -> Question:
         answerable=flag in _TRUE if flag else bool(answers),
         evidence=(Evidence(quote, (row.get("doc") or "").strip()),) if quote else (),
         passages=(passage,) if passage else (),
+        documents=tuple(d.strip() for d in (row.get("documents") or "").split("|") if d.strip()),
         line=lineno,
     )
 

@@ -56,6 +56,7 @@ class QuestionRecord:
     timings: Mapping[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
     answer_tokens: int = 0
+    looped: bool = False  # the model repeated itself and was stopped (rag/repetition.py)
 
     @property
     def multi_turn(self) -> bool:
@@ -137,6 +138,7 @@ def answer_record(question: Question, answer: Answer, ranked: Sequence[Chunk], k
         timings={k_: round(v, 4) for k_, v in asdict(answer.timings).items()},
         prompt_tokens=answer.usage.prompt_tokens,
         answer_tokens=answer.usage.answer_tokens,
+        looped=answer.looped,
     )
 
 

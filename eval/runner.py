@@ -28,6 +28,7 @@ from eval.scoring import missing_gold
 from eval.summary import EvalRun, summarize
 from index.store import IndexStore, read_manifest
 from rag.answer import Assistant
+from rag.documents import UnknownDocuments, catalog
 from rag.llm.base import LLMBackend
 from rag.settings import AnswerSettings
 
@@ -150,8 +151,23 @@ def _make_assistant(index: Path, settings: RunSettings, backend: LLMBackend | No
     return Assistant(index, settings.answer, backend=backend)
 
 
+def check_documents(qs: QuestionSet, store: IndexStore) -> None:
+    """Every question's `documents` names indexed documents: checked before a model loads, since a
+    misspelt filter would score a question against nothing."""
+    bad = []
+    for q in (q for q in qs.questions if q.documents):
+        try:
+            catalog(store).resolve(q.documents)
+        except UnknownDocuments as exc:
+            bad.append(f"line {q.line} (id {q.id!r}): {exc}")
+    if bad:
+        more = f" (and {len(bad) - 1} more question(s))" if len(bad) > 1 else ""
+        raise ValueError(f"{qs.path}: {bad[0]}{more}. Fix the 'documents' of those questions, or drop them.")
+
+
 def _answer_one(assistant: Assistant, question: Question, k: int) -> QuestionRecord:
-    answer = assistant.ask(question.question, history=list(question.history))
+    only = question.documents or None
+    answer = assistant.ask(question.question, history=list(question.history), documents=only)
     # Retrieval is scored on the ranked hits the answer was drawn from (at least 10 deep).
     return answer_record(question, answer, [h.chunk for h in answer.hits], k)
 
@@ -163,7 +179,7 @@ def _retrieve_one(store: IndexStore, settings: RunSettings, k: int) -> Callable[
 
     def one(question: Question) -> QuestionRecord:
         t0 = time.perf_counter()
-        hits = retriever.retrieve(question.question, max(10, k))
+        hits = retriever.retrieve(question.question, max(10, k), documents=question.documents or None)
         return retrieval_record(question, [h.chunk for h in hits], k, time.perf_counter() - t0)
 
     retriever.retrieve("warm up the query embedder", 1)
@@ -219,6 +235,7 @@ def run_eval(
     index = Path(index)
     qs = load_questions(questions, format=settings.format, qrels=settings.qrels)
     store = IndexStore.open(index)
+    check_documents(qs, store)
     fields = fingerprint_fields(qs, index, settings, _backend_name(settings, backend))
     out_dir = Path(out) if out else RUNS_DIR / f"{Path(questions).stem}-{_digest(fields)[:8]}"
     fingerprint = _check_config(out_dir, fields)

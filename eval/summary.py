@@ -69,6 +69,7 @@ class Cost:
     answer_tokens: float
     total_tokens: int
     mean: Mapping[str, float] = field(default_factory=dict)  # absent from summaries written before it
+    looped: int = 0  # answers stopped because the model repeated itself (rag/repetition.py)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def _cost(records: Sequence[QuestionRecord]) -> Cost:
         answer_tokens=sum(r.answer_tokens for r in used) / len(used) if used else 0.0,
         total_tokens=sum(r.prompt_tokens + r.answer_tokens for r in records),
         mean={step: sum(v) / len(v) for step, v in timed.items() if v},
+        looped=sum(r.looped for r in records),
     )
 
 

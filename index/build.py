@@ -25,6 +25,7 @@ from index.embedding import (
 from index.engine import BuildEngine
 from index.lexical import LEXICAL_SETTINGS
 from index.planning import LARGE_FILE_CHUNKS, Plan, Previous, Progress, local_reader, plan_files, read_in_order
+from index.sections import CHUNK_CONTEXT
 from index.store import (
     FAISS_KINDS,
     FORMAT_VERSION,
@@ -130,7 +131,7 @@ def build_index(
     if faiss_kind not in FAISS_KINDS:
         raise ValueError(f"faiss_kind='{faiss_kind}' is not one of: {', '.join(FAISS_KINDS)}")
     t0 = time.perf_counter()
-    emb = get_embedder(embedder or DEFAULT_EMBEDDER) if isinstance(embedder, str | None) else embedder
+    emb = get_embedder(embedder or _embedder_name(out, rebuild)) if isinstance(embedder, str | None) else embedder
     settings = settings or ChunkerSettings()
     stages: dict[str, float] = {"model": time.perf_counter() - t0}
     with _locked(out):
@@ -236,6 +237,13 @@ def _embed(
         cache.close()
 
 
+def _embedder_name(out: Path, rebuild: bool) -> str:
+    """An update keeps the index's own embedder, so a changed default never forces a re-embed;
+    a rebuild (or a new index) takes the default."""
+    old = None if rebuild else read_manifest(out)
+    return old.embedder.name if old else DEFAULT_EMBEDDER
+
+
 def _reuse_blocker(
     old: Manifest | None, emb: Embedder, settings: ChunkerSettings, src: Path, out: Path, replace: bool
 ) -> str:
@@ -260,6 +268,8 @@ def _reuse_blocker(
         return "chunker settings changed"
     if old.lexical != LEXICAL_SETTINGS:
         return "lexical settings changed"
+    if old.chunk_context != CHUNK_CONTEXT:  # re-chunked once; the embedding cache keeps unchanged texts' vectors
+        return "chunks now carry their section heading"
     return ""
 
 
@@ -309,6 +319,7 @@ def _manifest(
         embedder=EmbedderInfo(emb.name, emb.dim, emb.max_tokens),
         chunker=settings,
         lexical=LEXICAL_SETTINGS,
+        chunk_context=CHUNK_CONTEXT,
         faiss=faiss_settings(kind, len(plan.chunks)),
         counts=Counts(len(plan.files), len(plan.documents), len(plan.chunks)),
         files=plan.files,

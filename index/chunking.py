@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from index.sections import section_finder
+
 # ChunkerSettings lives in index.types (the index manifest records it); re-exported for importers.
 from index.types import Chunk, Document
 from index.types import ChunkerSettings as ChunkerSettings
@@ -65,11 +67,12 @@ class Chunker:
 
     def chunk(self, doc: Document, on_progress: ChunkProgress | None = None) -> list[Chunk]:
         units = self._units(doc.text, on_progress)
+        section_at = section_finder(doc.headings)
         spans: list[tuple[int, int]] = []
         for part in _by_slide(units, doc.page_starts if doc.slides else ()):
             for group in self._pack(part):
-                spans.extend(self._enforce_limit(doc, group))
-        return [self._make_chunk(doc, start, end) for start, end in spans]
+                spans.extend(self._enforce_limit(doc, group, section_at))
+        return [self._make_chunk(doc, start, end, section_at(start)) for start, end in spans]
 
     def _units(self, text: str, on_progress: ChunkProgress | None = None) -> list[_Unit]:
         units: list[_Unit] = []
@@ -127,33 +130,38 @@ class Chunker:
             groups.append(current)
         return groups
 
-    def _enforce_limit(self, doc: Document, group: list[_Unit]) -> list[tuple[int, int]]:
+    def _enforce_limit(
+        self, doc: Document, group: list[_Unit], section_at: Callable[[int], str]
+    ) -> list[tuple[int, int]]:
         start, end = group[0].start, group[-1].end
-        if self._fits(doc, start, end):
+        if self._fits(doc, start, end, section_at(start)):
             return [(start, end)]
         if len(group) > 1:
             mid = len(group) // 2
-            return self._enforce_limit(doc, group[:mid]) + self._enforce_limit(doc, group[mid:])
+            return self._enforce_limit(doc, group[:mid], section_at) + self._enforce_limit(doc, group[mid:], section_at)
         words = [(m.start(), m.end()) for m in _WORD.finditer(doc.text, start, end)]
         if len(words) < 2:
             return [(start, end)]  # one unbreakable word; nothing smaller exists
         mid = len(words) // 2
         halves = [(words[0][0], words[mid - 1][1]), (words[mid][0], words[-1][1])]
         return [
-            span for s, e in halves for span in self._enforce_limit(doc, [_Unit(*_strip(doc.text, s, e), 0, False)])
+            span
+            for s, e in halves
+            for span in self._enforce_limit(doc, [_Unit(*_strip(doc.text, s, e), 0, False)], section_at)
         ]
 
-    def _fits(self, doc: Document, start: int, end: int) -> bool:
+    def _fits(self, doc: Document, start: int, end: int, section: str) -> bool:
         if self._limit_counter is None or self._limit is None:
             return True
-        probe = Chunk("", doc.id, doc.path, doc.title, doc.text[start:end], start, end)
+        probe = Chunk("", doc.id, doc.path, doc.title, doc.text[start:end], start, end, section=section)
         return self._limit_counter(probe.indexed_text) <= self._limit
 
-    def _make_chunk(self, doc: Document, start: int, end: int) -> Chunk:
+    def _make_chunk(self, doc: Document, start: int, end: int, section: str) -> Chunk:
         text = doc.text[start:end]
         key = f"{doc.id}\x00{start}\x00{end}\x00{text}".encode()
         chunk_id = hashlib.sha1(key).hexdigest()[:16]
-        return Chunk(chunk_id, doc.id, doc.path, doc.title, text, start, end, doc.page_at(start))
+        section = "" if section == doc.title else section  # the title is in every chunk's context already
+        return Chunk(chunk_id, doc.id, doc.path, doc.title, text, start, end, doc.page_at(start), section)
 
 
 def _by_slide(units: list[_Unit], starts: tuple[int, ...]) -> list[list[_Unit]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index import env
+from index.embedding import DEFAULT_EMBEDDER
 from index.types import IndexReport
 
 if TYPE_CHECKING:
@@ -23,7 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "path", help="folder or file to index (.txt .md .html .pdf .docx .pptx .epub .csv .jsonl, extensionless text)"
     )
     parser.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s; $RAG_INDEX)")
-    parser.add_argument("--embedder", default="minilm", help="embedder name or local model folder (%(default)s)")
+    parser.add_argument(
+        "--embedder",
+        default=None,
+        help=f"embedder name or local model folder (a new index: {DEFAULT_EMBEDDER}; an update: the index's own)",
+    )
     parser.add_argument("--chunk-tokens", type=int, default=200, help="target chunk size in tokens")
     parser.add_argument("--overlap-tokens", type=int, default=40, help="tokens shared by neighbouring chunks")
     parser.add_argument(

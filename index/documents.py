@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from index.types import Document, SkippedFile
+from index.sections import locate_headings, markdown_headings
+from index.types import Document, Heading, SkippedFile
 from index.walk import list_files, read_inside, relative_id
 
 # Read here: plain text, Markdown, HTML and BEIR .jsonl. Read by index.formats: the rest, and files
@@ -82,15 +83,18 @@ def file_type(path: Path) -> str:
 def _load_single(data: bytes, suffix: str, rel: str, stem: str) -> Document:
     text = normalize_text(decode_bytes(data))
     title = ""
+    headings: tuple[Heading, ...] = ()
     if suffix in (".html", ".htm"):
-        title, text = html_to_text(text)
+        page = html_page(text)
+        title, text, headings = page.title, page.text, locate_headings(page.text, page.headings)
     elif suffix in (".md", ".markdown"):
         match = re.search(r"^#{1,6}\s+(.+?)\s*#*\s*$", text, re.MULTILINE)
         title = match.group(1) if match else ""
+        headings = markdown_headings(text)
     title = title or first_line_title(text) or stem
     if not text.strip():
         raise LoadError("no text content")
-    return Document(id=rel, path=rel, title=title, text=text)
+    return Document(id=rel, path=rel, title=title, text=text, headings=headings)
 
 
 def decode_bytes(data: bytes) -> str:
@@ -174,13 +178,16 @@ class _HTMLText(HTMLParser):
         ]
     )
     _HIDDEN = frozenset(("script", "style", "noscript", "template", "head"))
+    _HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.title_parts: list[str] = []
+        self.headings: list[str] = []
         self._hidden = 0
         self._in_title = False
+        self._heading: list[str] | None = None  # the text of the heading being read
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
@@ -189,6 +196,7 @@ class _HTMLText(HTMLParser):
             self._hidden += 1
         elif tag in self._BLOCKS:
             self.parts.append("\n")
+            self._heading = [] if tag in self._HEADINGS else self._heading
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -197,16 +205,28 @@ class _HTMLText(HTMLParser):
             self._hidden = max(0, self._hidden - 1)
         elif tag in self._BLOCKS:
             self.parts.append("\n")
+            if tag in self._HEADINGS and self._heading is not None:
+                self.headings.append(" ".join("".join(self._heading).split()))
+                self._heading = None
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title_parts.append(data)
         elif not self._hidden:
             self.parts.append(data)
+            if self._heading is not None:
+                self._heading.append(data)
 
 
-def html_to_text(markup: str) -> tuple[str, str]:
-    """(title, visible text) with block elements as line breaks and blank runs folded."""
+@dataclass(frozen=True)
+class HtmlPage:
+    title: str
+    text: str  # visible text, block elements as line breaks, blank runs folded
+    headings: tuple[str, ...]  # the <h1>-<h6> texts in order (white space folded)
+
+
+def html_page(markup: str) -> HtmlPage:
+    """The page's title, visible text and heading texts (which `index.sections.locate_headings` places)."""
     parser = _HTMLText()
     parser.feed(markup)
     parser.close()
@@ -215,7 +235,13 @@ def html_to_text(markup: str) -> tuple[str, str]:
     text = re.sub(r" *\n *", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     title = " ".join("".join(parser.title_parts).split())
-    return title, text
+    return HtmlPage(title, text, tuple(h for h in parser.headings if h))
+
+
+def html_to_text(markup: str) -> tuple[str, str]:
+    """(title, visible text) with block elements as line breaks and blank runs folded."""
+    page = html_page(markup)
+    return page.title, page.text
 
 
 def _load_jsonl(data: bytes, rel: str) -> LoadResult:

@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from index.documents import LoadError, LoadResult, decode_bytes, first_line_title, html_to_text, normalize_text
-from index.types import Document, SkippedFile
+from index.documents import HtmlPage, LoadError, LoadResult, decode_bytes, first_line_title, html_page, normalize_text
+from index.sections import locate_headings
+from index.types import Document, Heading, SkippedFile
 
 Reader = Callable[[bytes, str, str], LoadResult]  # (file bytes, document id, file name without suffix)
 
@@ -57,11 +58,13 @@ def _broken(kind: str) -> Iterator[None]:
         raise LoadError(failure(f"broken {kind}", exc)) from exc
 
 
-def _single(rel: str, title: str, text: str, what: str, page_starts: tuple[int, ...] = ()) -> LoadResult:
+def _single(
+    rel: str, title: str, text: str, what: str, page_starts: tuple[int, ...] = (), headings: tuple[Heading, ...] = ()
+) -> LoadResult:
     if not text.strip():
         raise LoadError(f"{what} has no text")
     title = " ".join(title.split())
-    return LoadResult([Document(rel, rel, title, text, page_starts)])
+    return LoadResult([Document(rel, rel, title, text, page_starts, headings=headings)])
 
 
 def read_docx(data: bytes, rel: str, stem: str) -> LoadResult:
@@ -85,7 +88,7 @@ def read_docx(data: bytes, rel: str, stem: str) -> LoadResult:
         meta_title = document.core_properties.title or ""
     text = "\n\n".join(b for b in blocks if b)
     title = meta_title.strip() or (headings[0] if headings else "") or first_line_title(text) or stem
-    return _single(rel, title, text, "Word document")
+    return _single(rel, title, text, "Word document", headings=locate_headings(text, headings))
 
 
 def _table_text(rows: Any) -> str:
@@ -118,7 +121,7 @@ def read_pptx(data: bytes, rel: str, stem: str) -> LoadResult:
     text = "\n\n".join(slides)
     meta_title = "" if meta_title.strip() == _PPTX_DEFAULT_TITLE else meta_title.strip()
     title = meta_title or next((t for t in titles if t), "") or first_line_title(text) or stem
-    return _single(rel, title, text, "presentation", tuple(starts))
+    return _single(rel, title, text, "presentation", tuple(starts), locate_headings(text, titles))
 
 
 def _slide_text(slide: Any) -> str:
@@ -151,26 +154,27 @@ def read_epub(data: bytes, rel: str, stem: str) -> LoadResult:
     import ebooklib
     from ebooklib import epub
 
-    chapters: list[str] = []
+    chapters: list[HtmlPage] = []
     with _broken("EPUB book"):
         book = epub.read_epub(io.BytesIO(data), {"ignore_ncx": True})
         for idref, _linear in book.spine:
             item = book.get_item_with_id(idref)
             if item is not None and item.get_type() == ebooklib.ITEM_DOCUMENT:
-                chapters.append(_chapter_text(item.get_content()))
+                chapters.append(_chapter(item.get_content()))
         titles = book.get_metadata("DC", "title")
-    text = "\n\n".join(c for c in chapters if c)
+    text = "\n\n".join(c.text for c in chapters if c.text)
     if chapters and not text.strip():
         raise LoadError("EPUB book has no readable text (DRM-protected or image-only?)")
     meta_title = str(titles[0][0]) if titles and titles[0] else ""
-    return _single(rel, meta_title.strip() or first_line_title(text) or stem, text, "EPUB book")
+    headings = locate_headings(text, [h for c in chapters for h in c.headings])
+    return _single(rel, meta_title.strip() or first_line_title(text) or stem, text, "EPUB book", headings=headings)
 
 
-def _chapter_text(content: bytes) -> str:
+def _chapter(content: bytes) -> HtmlPage:
     try:
-        return html_to_text(normalize_text(decode_bytes(content)))[1]
+        return html_page(normalize_text(decode_bytes(content)))
     except LoadError:  # an undecodable (e.g. encrypted) chapter: the others may still read
-        return ""
+        return HtmlPage("", "", ())
 
 
 def read_csv(data: bytes, rel: str, stem: str) -> LoadResult:

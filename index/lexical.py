@@ -122,6 +122,20 @@ class LexicalIndex:
         order = np.lexsort((rows, -scores))
         return SearchResult(tuple(int(r) for r in rows[order]), tuple(float(s) for s in scores[order]))
 
+    def search_rows(self, query: str, rows: npt.NDArray[np.int64], k: int) -> SearchResult:
+        """The best `k` of `rows` (ascending) with a positive score, as `search` would rank them: each query
+        term's postings are looked up for those rows alone, so a narrow filter costs what it keeps."""
+        scores = np.zeros(len(rows), dtype=np.float32)
+        for term in self.query_ids(query):
+            lo, hi = int(self._indptr[term]), int(self._indptr[term + 1])
+            at = np.searchsorted(self._indices[lo:hi], rows)
+            found = at < hi - lo
+            found[found] = self._indices[lo + at[found]] == rows[found]
+            scores[found] += self._data[lo + at[found]]
+        keep = np.flatnonzero(scores > 0)
+        best = keep[np.lexsort((rows[keep], -scores[keep]))][:k]
+        return SearchResult(tuple(int(r) for r in rows[best]), tuple(float(s) for s in scores[best]))
+
     def _scratch(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         found: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]] | None = getattr(self._buffers, "arrays", None)
         if found is None:

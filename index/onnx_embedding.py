@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,11 @@ from index import env
 from index.types import Vectors
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-_FFN_OUTPUT = re.compile(r"/layer\.\d+/output/dense/MatMul$")
+# The first layer's feed-forward output product stays in float (see _quantize).
+_KEPT_FLOAT = re.compile(r"/layer\.0/output/dense/MatMul$")
 # Bumped when the quantization recipe changes, so a file made by an older recipe is not reused.
-_INT8_RECIPE = 2
-# Few texts in one call is a query being served: a second thread per query is many times
-# slower when the other core is busy (perf-notes.md), so those run on one thread.
+INT8_RECIPE = 3
+# Few texts in one call is a query being served: it runs on one thread, leaving the other core free.
 _SERVING_TEXTS = 4
 
 
@@ -81,18 +82,20 @@ def _quantize(source: Path, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Measured on SciFact chunks (min cosine to torch): per-tensor 0.89, per-channel 0.989, per-channel
-    # with the embedding tables left in float 0.990; with each layer's feed-forward output product in
-    # float too 0.995, over the 0.99 the embedder must keep. Activation-by-activation products stay float.
+    # Measured on 400 SciFact chunks, each text run alone (cosine to torch, min; chunks/s on 2 cores):
+    # per-tensor 0.89; per-channel with every feed-forward output product in float 0.996, 68/s (those
+    # float products were 45% of the time); all in int8 0.990, 97/s; all but the first layer's 0.993,
+    # 89/s. The last: most of the speed and most of the agreement. Activation-by-activation products
+    # (attention) stay float.
     graph = onnx.load(str(source), load_external_data=False).graph
-    ffn_out = [n.name for n in graph.node if n.op_type == "MatMul" and _FFN_OUTPUT.search(n.name)]
+    kept = [n.name for n in graph.node if n.op_type == "MatMul" and _KEPT_FLOAT.search(n.name)]
     quantize_dynamic(
         str(source),
         str(target),
         weight_type=QuantType.QInt8,
         per_channel=True,
         op_types_to_quantize=["MatMul"],
-        nodes_to_exclude=ffn_out,
+        nodes_to_exclude=kept,
         extra_options={"MatMulConstBOnly": True},
     )
 
@@ -104,7 +107,7 @@ def onnx_model_file(model_dir: Path, *, int8: bool, cache: Path | None = None) -
     process exporting at the same time never leaves a half-written model behind.
     """
     folder = (cache or model_cache()) / f"{model_dir.name}-{_digest(model_dir)}"
-    fp32, q8 = folder / "model.onnx", folder / f"model-int8-r{_INT8_RECIPE}.onnx"
+    fp32, q8 = folder / "model.onnx", folder / f"model-int8-r{INT8_RECIPE}.onnx"
     wanted = q8 if int8 else fp32
     if wanted.is_file():
         return wanted
@@ -152,39 +155,68 @@ class OnnxEmbedder:
         self._counter.no_padding()
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(self.max_tokens)
-        self._tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
-        self._threads = threads or os.cpu_count() or 1
+        # One text a call needs no padding; the file's own setting pads every text to 128 tokens.
+        self._tokenizer.no_padding()
+        self._threads = threads
         self._sessions: dict[int, Any] = {}
-        self._session(self._threads)  # fail here, not at the first query, if the file is bad
+        self._session(0)  # fail here, not at the first query, if the file is bad
 
-    def _session(self, threads: int) -> Any:
-        if threads not in self._sessions:
+    def _session(self, slot: int) -> Any:
+        """The `slot`-th single-threaded session (one per worker thread; sessions are not shared)."""
+        if slot not in self._sessions:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
+            options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
-            self._sessions[threads] = ort.InferenceSession(
+            self._sessions[slot] = ort.InferenceSession(
                 str(self.model_file), options, providers=["CPUExecutionProvider"]
             )
-        return self._sessions[threads]
+        return self._sessions[slot]
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=True).ids)
 
+    def tokenize(self, texts: Sequence[str]) -> list[Any]:
+        """The encodings `encode` feeds the model (truncated to `max_tokens`); exposed for profiling."""
+        return list(self._tokenizer.encode_batch(list(texts)))
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> Vectors:
+        """One text per model call, on `threads` single-threaded sessions side by side.
+
+        Dynamic int8 quantization scales activations by the whole batch, so a batched text's vector
+        would depend on its batch-mates; alone it is the same vector every time (a query embedded at
+        ask time matches the same text embedded at index time, and a Ray build matches a local one).
+        Independent one-thread sessions also keep both cores busy where two intra-op threads wait on
+        each other, badly so when the machine is busy (perf-notes.md). `batch_size` is accepted for
+        the Embedder protocol and ignored.
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        session = self._session(1 if len(texts) <= _SERVING_TEXTS else self._threads)
-        for pos in range(0, len(texts), batch_size):
-            encodings = self._tokenizer.encode_batch(list(texts[pos : pos + batch_size]))
-            feed = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-            }
-            hidden = session.run(None, feed)[0]
-            out[pos : pos + len(encodings)] = _mean_pool(hidden, feed["attention_mask"])
+        workers = 1 if len(texts) <= _SERVING_TEXTS else min(self._thread_count(), len(texts))
+        if workers == 1:
+            self._encode_into(out, texts, 0, 1)
+            return out
+        with ThreadPoolExecutor(workers) as pool:
+            for done in [pool.submit(self._encode_into, out, texts, slot, workers) for slot in range(workers)]:
+                done.result()
         return out
+
+    def _thread_count(self) -> int:
+        """The given count, else OMP_NUM_THREADS as the process runs now (serving sets 1; a Ray actor
+        gets its CPUs), else every core."""
+        if self._threads:
+            return self._threads
+        omp = os.environ.get("OMP_NUM_THREADS", "")
+        return int(omp) if omp.isdigit() and int(omp) > 0 else os.cpu_count() or 1
+
+    def _encode_into(self, out: Vectors, texts: Sequence[str], slot: int, step: int) -> None:
+        session = self._session(slot)
+        for pos in range(slot, len(texts), step):
+            e = self._tokenizer.encode(texts[pos])
+            ids = np.array([e.ids], dtype=np.int64)
+            mask = np.array([e.attention_mask], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.array([e.type_ids], dtype=np.int64)}
+            out[pos] = _mean_pool(session.run(None, feed)[0], mask)[0]
 
 
 def _mean_pool(hidden: Any, mask: Any) -> Vectors:

@@ -23,13 +23,22 @@ def page_name(path: str) -> str:
 
 
 @dataclass(frozen=True)
+class Heading:
+    """A section heading of a document and the character offset where it starts."""
+
+    start: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Document:
     """One loaded document.
 
     `id` is unique inside an index: the file's path relative to the indexed root,
     or `path#record_id` for one record of a BEIR-style `.jsonl` corpus or a `.csv` row.
     `page_starts` holds the character offset where each PDF page (or `.pptx` slide) begins;
-    `ocr_pages` the 1-based pages whose text Tesseract read from a scanned image.
+    `ocr_pages` the 1-based pages whose text Tesseract read from a scanned image;
+    `headings` the section headings its loader found (Markdown, HTML, Word, slide titles), in order.
     """
 
     id: str
@@ -38,6 +47,7 @@ class Document:
     text: str
     page_starts: tuple[int, ...] = ()
     ocr_pages: tuple[int, ...] = ()
+    headings: tuple[Heading, ...] = ()
 
     @property
     def slides(self) -> bool:
@@ -58,7 +68,11 @@ class Document:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A span of a document: `text == document.text[start:end]`."""
+    """A span of a document: `text == document.text[start:end]`.
+
+    `section` is the nearest heading before the span ("" when none, or when it is the title); with the
+    title it is the chunk's `context`, embedded and BM25-indexed in front of the text but never shown or cited.
+    """
 
     id: str
     doc_id: str
@@ -68,6 +82,7 @@ class Chunk:
     start: int
     end: int
     page: int | None = None
+    section: str = ""
 
     @property
     def record_id(self) -> str:
@@ -81,11 +96,20 @@ class Chunk:
         return f"{page_name(self.path)} {self.page}"
 
     @property
+    def context(self) -> str:
+        """The title and section heading, each left out where the text itself opens with it: passages
+        of two versions of a manual read alike, their titles ("... version 2.0") tell them apart."""
+        title = self.title if self.title and not self.text.startswith(self.title) else ""
+        section = self.section if self.section not in ("", self.title) else ""
+        if section and self.text.lstrip("#").lstrip().startswith(section):  # the chunk opens at its heading
+            section = ""
+        return "\n".join(part for part in (title, section) if part)
+
+    @property
     def indexed_text(self) -> str:
-        """What is embedded and BM25-indexed: the title gives short passages context."""
-        if self.title and not self.text.startswith(self.title):
-            return f"{self.title}\n{self.text}"
-        return self.text
+        """What is embedded and BM25-indexed: the context, then the chunk's own text."""
+        context = self.context
+        return f"{context}\n{self.text}" if context else self.text
 
 
 @dataclass(frozen=True)
@@ -244,6 +268,8 @@ class Manifest:
 
     `chunker` and `lexical` are None when not recorded (hand-made manifests): no build reuses such a
     version's chunks. `format_version` is stamped by `index.store.write_version`. Unknown keys are dropped.
+    `chunk_context` says what the embedded text holds besides the chunk (index.sections.CHUNK_CONTEXT;
+    0: the title alone, as before it was recorded); an update re-chunks a version built with another.
     """
 
     format_version: int = 0
@@ -252,6 +278,7 @@ class Manifest:
     embedder: EmbedderInfo
     chunker: ChunkerSettings | None = None
     lexical: Mapping[str, str] | None = None
+    chunk_context: int = 0
     faiss: FaissSettings
     counts: Counts = Counts()
     files: Mapping[str, FileEntry] = field(default_factory=dict)
@@ -277,6 +304,7 @@ class Manifest:
             embedder=EmbedderInfo.from_json(data["embedder"]),
             chunker=None if chunker is None else ChunkerSettings(**chunker),
             lexical=lexical,
+            chunk_context=int(data.get("chunk_context", 0)),
             faiss=FaissSettings.from_json(data["faiss"]),
             counts=Counts(counts.get("files", 0), counts.get("documents", 0), counts.get("chunks", 0)),
             files={
@@ -302,6 +330,8 @@ class Manifest:
             out["chunker"] = self.chunker.to_json()
         if self.lexical is not None:
             out["lexical"] = dict(self.lexical)
+        if self.chunk_context:  # written only when set, so older manifests stay byte-identical
+            out["chunk_context"] = self.chunk_context
         out["faiss"] = self.faiss.to_json()
         out["counts"] = self.counts.to_json()
         out["files"] = {rel: f.to_json() for rel, f in self.files.items()}

@@ -6,20 +6,23 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from index import env
-from index.store import IndexStore
+from index.store import IndexStore, read_manifest
 from rag.citations import SUPPORT_THRESHOLD, CitationChecker, lexical_support
 from rag.clock import Clock
 from rag.conversation import rewrite_query
+from rag.documents import catalog, resolve_documents
 from rag.inputs import History, check_question, check_top_k, history_turns
 from rag.llm.base import LLMBackend
 from rag.loading import BackendSlot
 from rag.plain import plain_items
 from rag.prompting import REFUSAL, Prompt, build_prompt
 from rag.question_log import LogContext, QuestionLog, backend_and_model, log_path, logged
+from rag.repetition import LoopGuard, guarded
 from rag.settings import AnswerSettings
 from rag.text import DECLINE
 from rag.types import Answer, AnswerStream, Hit, Timings, Usage
@@ -107,9 +110,15 @@ class Assistant:
         top_k: int | None = None,
         answer_tokens: int | None = None,
         temperature: float | None = None,
+        documents: Sequence[str] | None = None,
     ) -> Answer:
         return self.stream(
-            question, history=history, top_k=top_k, answer_tokens=answer_tokens, temperature=temperature
+            question,
+            history=history,
+            top_k=top_k,
+            answer_tokens=answer_tokens,
+            temperature=temperature,
+            documents=documents,
         ).answer
 
     def stream(
@@ -120,10 +129,12 @@ class Assistant:
         top_k: int | None = None,
         answer_tokens: int | None = None,
         temperature: float | None = None,
+        documents: Sequence[str] | None = None,
     ) -> AnswerStream:
         """The answer as it is written: iterate for text pieces, then read `.answer` for the checked `Answer`.
 
         `answer_tokens` and `temperature` override the settings for this call (`None` keeps them).
+        `documents` (paths relative to the indexed folder, ids or globs; rag/documents.py) narrows retrieval.
         The arguments are checked here, before anything runs; generation waits for the model
         (the llama.cpp backend serves one generation at a time) but retrieval does not.
         """
@@ -132,7 +143,8 @@ class Assistant:
         k = check_top_k(top_k) or self.settings.top_k
         call = self.settings.with_overrides(answer_tokens=answer_tokens, temperature=temperature)
         self.follow_current()
-        items = self._run(question, questions, answers, k, self.retriever, self.checker, call)
+        only = catalog(self.store).resolve(documents) if documents is not None else ()
+        items = self._run(question, questions, answers, k, self.retriever, self.checker, call, only)
         return AnswerStream(self._logged(items, len(questions)) if self.settings.log_questions else items)
 
     def _logged(self, items: Iterator[str | Answer], turns: int) -> Iterator[str | Answer]:
@@ -155,12 +167,13 @@ class Assistant:
         retriever: Retriever,
         checker: CitationChecker,
         call: AnswerSettings,
+        documents: tuple[str, ...] = (),
     ) -> Iterator[str | Answer]:
         clock = Clock()
         rewriter = self.backend if self.settings.rewrite == "llm" else None
         query = rewrite_query(question, questions, rewriter, answers, retriever)
         clock.rewrite = time.perf_counter()
-        found = tuple(retriever.retrieve(query, max(k, EVIDENCE_HITS, RANKED_HITS)))
+        found = tuple(retriever.retrieve(query, max(k, EVIDENCE_HITS, RANKED_HITS), documents=documents or None))
         hits = found[:k]
         clock.retrieve = time.perf_counter()
         if call.pipeline == "plain":  # the baseline every checked step must beat (rag/plain.py)
@@ -179,14 +192,15 @@ class Assistant:
             focus=query,
             source_tokens=self.settings.source_tokens,
         )
-        pieces: list[str] = []
-        generate = self.backend.complete
-        for piece in generate(prompt.messages, max_tokens=call.answer_tokens, temperature=call.temperature):
+        # A model stuck repeating itself is stopped and its answer cut to one copy (rag/repetition.py).
+        guard = LoopGuard()
+        deltas = self.backend.complete(prompt.messages, max_tokens=call.answer_tokens, temperature=call.temperature)
+        for piece in guarded(deltas, guard):
             clock.first = clock.first or time.perf_counter()
-            pieces.append(piece)
             yield piece
         clock.generated = time.perf_counter()
-        yield self._finish(question, query, clean_answer("".join(pieces)), prompt, found, clock, checker)
+        raw = clean_answer(guard.text)
+        yield self._finish(question, query, raw, prompt, found, clock, checker, looped=guard.looped)
 
     def _finish(
         self,
@@ -197,6 +211,8 @@ class Assistant:
         found: tuple[Hit, ...],
         clock: Clock,
         checker: CitationChecker,
+        *,
+        looped: bool = False,
     ) -> Answer:
         checked = checker.check(raw, prompt.sources, question)
         usage = Usage(prompt.prompt_tokens, self.backend.count_tokens(raw) if raw else 0)
@@ -206,7 +222,8 @@ class Assistant:
         elif checked.supported_sentences == 0:
             reason = "no sentence of the answer is supported by the passages"
         if reason:
-            return _refusal(question, query, prompt.sources, found, clock.timings(), reason, raw, usage)
+            refusal = _refusal(question, query, prompt.sources, found, clock.timings(), reason, raw, usage)
+            return replace(refusal, looped=looped)
         return Answer(
             question=question,
             text=checked.text,
@@ -219,6 +236,7 @@ class Assistant:
             query=query,
             raw_text=raw,
             hits=found,
+            looped=looped,
         )
 
 
@@ -287,6 +305,7 @@ def ask(
     backend: str | LLMBackend | None = ...,
     top_k: int | None = ...,
     stream: Literal[False] = ...,
+    documents: Sequence[str] | None = ...,
 ) -> Answer: ...
 @overload
 def ask(
@@ -297,6 +316,7 @@ def ask(
     backend: str | LLMBackend | None = ...,
     top_k: int | None = ...,
     stream: Literal[True],
+    documents: Sequence[str] | None = ...,
 ) -> AnswerStream: ...
 def ask(
     question: str,
@@ -306,15 +326,19 @@ def ask(
     backend: str | LLMBackend | None = None,
     top_k: int | None = None,
     stream: bool = False,
+    documents: Sequence[str] | None = None,
 ) -> Answer | AnswerStream:
     """Answer `question` from the documents in `index`, with checked citations.
 
     With `stream=True`, returns an `AnswerStream`: iterate it for text pieces, then read `.answer`.
-    Every argument is checked before a model loads.
+    `documents` narrows retrieval to some documents: paths relative to the indexed folder, ids or globs
+    (`["guide/*.md"]`). Every argument is checked before a model loads, a document that is not indexed too.
     """
     check_question(question)
     history_turns(history)
     check_top_k(top_k)
+    if documents is not None:
+        resolve_documents(read_manifest(Path(index or env.index_dir())), documents)
     assistant = get_assistant(index, backend)
-    answer_stream = assistant.stream(question, history=history, top_k=top_k)
+    answer_stream = assistant.stream(question, history=history, top_k=top_k, documents=documents)
     return answer_stream if stream else answer_stream.answer

@@ -24,6 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=None, help="passages to retrieve")
     parser.add_argument("--history", action="append", default=[], help="an earlier question of the conversation")
     parser.add_argument(
+        "--doc",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="search only this document: a path relative to the indexed folder, or a glob ('guide/*.md'); repeatable",
+    )
+    parser.add_argument(
         "--no-stream", action="store_true", help="print the answer only when checked (always so when piped)"
     )
     parser.add_argument("--no-log", action="store_true", help="do not add this question to INDEX/logs/questions.jsonl")
@@ -40,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return ask_server(args, server)
     from index.store import IndexStore, StoreError
     from rag.answer import Assistant
+    from rag.documents import catalog
     from rag.inputs import check_question, check_top_k, history_turns
     from rag.llm.base import LLMError
     from rag.settings import AnswerSettings
@@ -53,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
             backend=args.backend, model=args.model, log_questions=False if args.no_log else None
         )
         store = IndexStore.open(args.index)
-        answer_stream = Assistant(store, settings).stream(args.question, history=args.history, top_k=args.top_k)
+        # A document that is not indexed is named before a model loads.
+        documents = catalog(store).resolve(args.doc) if args.doc else None
+        answer_stream = Assistant(store, settings).stream(
+            args.question, history=args.history, top_k=args.top_k, documents=documents
+        )
         show(answer_stream, sys.stdout, stream=not args.no_stream)
     except (StoreError, LLMError, ValueError, TypeError, FileNotFoundError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
@@ -83,7 +95,7 @@ def ask_server(args: argparse.Namespace, server: str) -> int:
             )
         remote = RemoteAssistant(server, api_key=env.get("RAG_API_KEY"))
         try:
-            answer_stream = remote.stream(args.question, history=args.history)
+            answer_stream = remote.stream(args.question, history=args.history, documents=args.doc)
             show(answer_stream, sys.stdout, stream=not args.no_stream, via=remote.url)
         finally:
             remote.close()

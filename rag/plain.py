@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from rag.clock import Clock
 from rag.llm.base import LLMBackend, Message
+from rag.repetition import LoopGuard, guarded
 from rag.settings import AnswerSettings
 from rag.text import DECLINE
 from rag.types import Answer, Hit, Usage
@@ -49,13 +50,14 @@ def plain_items(
     """Text pieces as the model writes them, then the unchecked `Answer` (no citations; refused when it declined)."""
     hits = tuple(found[:k])
     messages = plain_messages(question, hits, history)
-    pieces: list[str] = []
-    for piece in backend.complete(messages, max_tokens=call.answer_tokens, temperature=call.temperature):
+    # The baseline ends a loop as the checked pipeline does, so the two are timed alike (rag/repetition.py).
+    guard = LoopGuard()
+    deltas = backend.complete(messages, max_tokens=call.answer_tokens, temperature=call.temperature)
+    for piece in guarded(deltas, guard):
         clock.first = clock.first or time.perf_counter()
-        pieces.append(piece)
         yield piece
     clock.generated = time.perf_counter()
-    text = "".join(pieces).strip()
+    text = guard.text.strip()
     prompt_tokens = sum(backend.count_tokens(m.content) for m in messages)
     refused = declined(text)
     yield Answer(
@@ -69,4 +71,5 @@ def plain_items(
         raw_text=text,
         refusal_reason="the model said it does not know" if refused else "",
         hits=tuple(found),
+        looped=guard.looped,
     )

@@ -68,6 +68,7 @@ class QuestionLogRecord:
     sentences: int
     unsupported: int
     citations: tuple[LoggedCitation, ...]
+    looped: bool = False  # the model repeated itself and was stopped (rag/repetition.py)
     schema: int = SCHEMA
 
     def to_json(self) -> str:
@@ -114,6 +115,7 @@ def record_of(answer: Answer, context: LogContext, now: datetime | None = None) 
         citations=tuple(
             LoggedCitation(c.marker, c.doc_id, c.chunk.id, c.page, round(c.support, 4)) for c in answer.citations
         ),
+        looped=answer.looped,
     )
 
 

@@ -70,11 +70,18 @@ class RemoteAssistant:
             raise LLMProtocolError(f"{self.url}/models lists no model; {_NOT_RAG}.")
         return str(data[0]["id"])
 
-    def stream(self, question: str, *, history: Sequence[str] = ()) -> AnswerStream:
-        """The answer as the server writes it; `history` holds the conversation's earlier questions."""
+    def stream(self, question: str, *, history: Sequence[str] = (), documents: Sequence[str] = ()) -> AnswerStream:
+        """The answer as the server writes it; `history` holds the conversation's earlier questions,
+        `documents` the paths or globs of the documents to search in (the server checks them)."""
         question = check_question(question)
         turns = [{"role": "user", "content": q} for q in history if q.strip()]
-        body = {"model": self.model, "messages": [*turns, {"role": "user", "content": question}], "stream": True}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [*turns, {"role": "user", "content": question}],
+            "stream": True,
+        }
+        if documents:
+            body["documents"] = list(documents)
         started = time.perf_counter()
         response = self._checked(self._request("POST", "/chat/completions", body=body))
         return AnswerStream(self._items(response, question, started))

@@ -1,14 +1,13 @@
 """Retrievers over an `IndexStore`: dense (FAISS), lexical (BM25) and hybrid (both, fused).
 
-One pipeline serves all three: first-stage candidates (over-fetched when a path filter
-is set, so the filter never starves the top k) → near-duplicates collapsed → optional
+One pipeline serves all three: first-stage candidates (with a path or document filter, searched
+over the kept rows alone or over-fetched, so the filter never starves the top k) → near-duplicates collapsed → optional
 re-ranking → optional MMR diversification → top k as `Hit`s. Every parameter is a
 constructor default that one call can override; `None` means "use the default".
 """
 
 from __future__ import annotations
 
-import fnmatch
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -19,9 +18,11 @@ from typing import Any, ClassVar, Protocol, overload, runtime_checkable
 from index.embedding import Embedder, Vectors, get_embedder
 from index.store import IndexStore
 from index.types import Chunk, SearchResult
+from rag.documents import EXACT_FILTER_ROWS, catalog, search_rows
 from rag.ranking import collapse_duplicates, fuse, mmr
 from rag.rerank import Reranker
 from rag.types import Hit
+from rag.versions import prefer_asked_versions
 
 FUSIONS = ("rrf", "minmax", "zscore")
 # Chosen by measurement on SciFact train queries; see docs/benchmarks.md (retrieval).
@@ -57,6 +58,8 @@ class RetrievalSettings:
     dedup: bool = True  # collapse overlapping chunks of a document and near-identical texts
     dedup_threshold: float = 0.95  # cosine at or above which two chunks count as duplicates
     paths: tuple[str, ...] = ()  # only documents whose path or id matches one of these globs
+    documents: tuple[str, ...] = ()  # only these documents (paths, ids or globs; one naming none is an error)
+    prefer_versions: bool = True  # a question naming a version puts documents of other versions below
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
@@ -74,11 +77,11 @@ class RetrievalSettings:
             ("mmr", isinstance(self.mmr, bool), "True or False"),
             ("mmr_lambda", _unit(self.mmr_lambda), "a number from 0 to 1"),
             ("dedup", isinstance(self.dedup, bool), "True or False"),
+            ("prefer_versions", isinstance(self.prefer_versions, bool), "True or False"),
             ("dedup_threshold", _unit(self.dedup_threshold), "a cosine from 0 to 1"),
-            (
-                "paths",
-                isinstance(self.paths, tuple) and all(isinstance(p, str) and p for p in self.paths),
-                "a glob or a list of non-empty globs",
+            *(
+                (name, isinstance(value, tuple) and all(isinstance(p, str) and p for p in value), "a list of globs")
+                for name, value in (("paths", self.paths), ("documents", self.documents))
             ),
         ]
         for name, ok, rule in checks:
@@ -92,8 +95,9 @@ class RetrievalSettings:
         if unknown:
             raise TypeError(f"Unknown retrieval parameter(s) {', '.join(unknown)}. Valid: {', '.join(sorted(names))}")
         given = {name: value for name, value in overrides.items() if value is not None}
-        if "paths" in given:
-            given["paths"] = _as_patterns(given["paths"])
+        for name in ("paths", "documents"):
+            if name in given:
+                given[name] = _as_patterns(given[name])
         return replace(self, **given) if given else self
 
 
@@ -144,7 +148,6 @@ class StoreRetriever(ABC):
         self.store = store
         self.reranker = reranker
         self.embedder = self._check_embedder(embedder) if self.uses_embedder else embedder
-        self._allowed: dict[tuple[str, ...], frozenset[int]] = {}
 
     def _check_embedder(self, embedder: Embedder | None) -> Embedder:
         emb = embedder or get_embedder(self.store.embedder_name)
@@ -165,10 +168,12 @@ class StoreRetriever(ABC):
             return []
         # Thread counts are the process's choice, not this call's: a serving process runs each query on one
         # thread (index.runtime.configure_process).
-        allowed = self.allowed_rows(s.paths)
+        allowed = self.allowed_rows(s.paths, s.documents)
         if allowed is not None and not allowed:
             return []
         pool = self._first_stage(query, s, allowed)
+        if s.prefer_versions:  # before duplicates collapse: the asked version's twin passage is the one kept
+            pool = prefer_asked_versions(query, pool, lambda c: self.store.chunks[c.row])
         if s.dedup:
             # MMR picks from the whole pool; otherwise only the hits returned or re-ranked need checking.
             needed = None if s.mmr else max(s.k, s.rerank_candidates if s.rerank else 0)
@@ -188,22 +193,15 @@ class StoreRetriever(ABC):
         # Twice k, so collapsed duplicates and MMR still leave k hits to return.
         return max(s.candidates, 2 * s.k)
 
-    def allowed_rows(self, patterns: tuple[str, ...]) -> frozenset[int] | None:
-        """Rows whose document path or id matches a glob; None when there is no filter."""
-        if not patterns:
-            return None
-        if patterns not in self._allowed:
-            if len(self._allowed) > 64:
-                self._allowed.clear()
-            self._allowed[patterns] = frozenset(
-                row
-                for row, chunk in enumerate(self.store.chunks)
-                if any(fnmatch.fnmatchcase(chunk.path, p) or fnmatch.fnmatchcase(chunk.doc_id, p) for p in patterns)
-            )
-        return self._allowed[patterns]
+    def allowed_rows(self, patterns: tuple[str, ...], documents: tuple[str, ...] = ()) -> frozenset[int] | None:
+        """Rows of the documents whose path or id matches a glob of `patterns` (which may match none) and
+        that `documents` names (each of which must name one: UnknownDocuments); None when there is no filter."""
+        return catalog(self.store).allowed_rows(patterns, documents) if patterns or documents else None
 
     def _search(self, query: str | Vectors, want: int, allowed: frozenset[int] | None) -> SearchResult:
         """Top `want` rows for a text (BM25) or a vector (FAISS), fetching deeper while a filter removes too many."""
+        if allowed is not None and len(allowed) <= EXACT_FILTER_ROWS:
+            return search_rows(self.store, query, want, allowed)
         total = len(self.store)
         fetch = want if allowed is None else min(total, want * 4)
         while True:

@@ -97,7 +97,8 @@ class Answer:
     `sources` are the passages the model saw, numbered from 1 as the markers in `text`.
     When `refused`, `text` says the documents don't say, and `sources` are the closest passages.
     `hits` is the ranked retrieval the answer was drawn from (deeper than `sources`), so an
-    evaluation scores retrieval without retrieving again.
+    evaluation scores retrieval without retrieving again. `looped` says the model fell into a loop,
+    repeating itself, and was stopped: `text` and `raw_text` keep one copy (rag/repetition.py).
     """
 
     question: str
@@ -112,6 +113,7 @@ class Answer:
     raw_text: str = ""
     refusal_reason: str = ""
     hits: tuple[Hit, ...] = ()
+    looped: bool = False
 
 
 class AnswerStream:

@@ -24,6 +24,7 @@ class ChatQuestion:
     include_usage: bool
     answer_tokens: int | None
     temperature: float | None
+    documents: tuple[str, ...] = ()  # only these documents (paths or globs); () searches them all
 
     def history_messages(self) -> list[dict[str, str]]:
         """The earlier turns as OpenAI-style messages, the form `ask(history=...)` takes."""
@@ -67,6 +68,7 @@ def parse_chat(request: m.ChatRequest, served: str) -> ChatQuestion:
         include_usage=bool(options and options.include_usage),
         answer_tokens=request.max_completion_tokens or request.max_tokens,
         temperature=request.temperature,
+        documents=tuple(request.documents or ()),
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from index.store import IndexNotFound, StoreError
+from rag.documents import UnknownDocuments
 from rag.llm.base import LLMContextOverflow, LLMError, LLMTimeout, LLMUnavailable
 
 INVALID = "invalid_request_error"
@@ -58,6 +59,8 @@ def from_exception(exc: Exception) -> ApiError:
         return ApiError(502, f"The language model failed: {exc}", type="server_error", code="model_error")
     if isinstance(exc, StoreError):
         return ApiError(503, f"The index cannot be read: {exc}", type="server_error", code="index_error")
+    if isinstance(exc, UnknownDocuments):
+        return ApiError(400, str(exc), code="unknown_document", param="documents")
     if isinstance(exc, ValueError | TypeError):
         return ApiError(400, str(exc))
     return ApiError(500, "Internal error; the details are in the server's log.", type="server_error")

@@ -57,6 +57,8 @@ class ChatRequest(_Request):
     max_tokens: int | None = Field(None, ge=MIN_ANSWER_TOKENS, le=MAX_ANSWER_TOKENS)
     max_completion_tokens: int | None = Field(None, ge=MIN_ANSWER_TOKENS, le=MAX_ANSWER_TOKENS)
     n: int | None = Field(None, ge=1, le=1, description="one answer per request")
+    # Ours: search only these documents (paths relative to the indexed folder, ids or globs; rag/documents.py).
+    documents: list[str] | None = Field(None, description="only these documents: paths or globs, e.g. 'guide/*.md'")
     # Accepted and ignored: sampling knobs and bookkeeping that cannot change a grounded answer.
     top_p: float | None = None
     seed: int | None = None
@@ -79,6 +81,9 @@ class ChatRequest(_Request):
 
 class SearchFilters(_Request):
     paths: list[str] = Field(default_factory=list, description="globs on document path or id, e.g. 'reports/*.pdf'")
+    documents: list[str] = Field(
+        default_factory=list, description="indexed documents by path or glob; one that matches none is an error"
+    )
 
 
 class SearchRequest(_Request):

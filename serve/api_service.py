@@ -123,16 +123,21 @@ class Service:
         if not query:
             raise ApiError(400, "'query' is empty; send the words to search for.", param="query")
         paths = tuple(request.filters.paths) if request.filters and request.filters.paths else None
+        documents = tuple(request.filters.documents) if request.filters and request.filters.documents else None
         try:
             self.assistant.follow_current()
-            hits = self.assistant.retriever.retrieve(query, request.k, paths=paths)
+            hits = self.assistant.retriever.retrieve(query, request.k, paths=paths, documents=documents)
         except Exception as exc:
             raise _failure(exc) from exc
         return m.SearchResponse(query=query, data=[search_hit(hit) for hit in hits])
 
     def _start(self, q: ChatQuestion) -> AnswerStream:
         return self.assistant.stream(
-            q.question, history=q.history_messages() or None, answer_tokens=q.answer_tokens, temperature=q.temperature
+            q.question,
+            history=q.history_messages() or None,
+            answer_tokens=q.answer_tokens,
+            temperature=q.temperature,
+            documents=q.documents or None,
         )
 
     def complete(self, q: ChatQuestion) -> m.ChatCompletion:

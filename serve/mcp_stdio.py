@@ -88,22 +88,27 @@ def build_server(library: "Library") -> "MCPServer[Any]":
         # The message says what to do (every layer's errors do); the traceback is only for the server log.
         return ToolError(str(exc) or type(exc).__name__)
 
+    def only() -> Any:
+        return Field(description="search only these documents: paths or ids as list_documents gives them, or globs")
+
     @server.tool(description=SEARCH, annotations=reads)
     def search(
         query: Annotated[str, Field(description="what to look for: words, a name, or a question")],
         k: Annotated[int, Field(ge=1, le=MAX_TOP_K, description="how many passages to return")] = 5,
+        documents: Annotated[list[str] | None, only()] = None,
     ) -> SearchResult:
         try:
-            return mcp_tools.search(library, query, k)
+            return mcp_tools.search(library, query, k, documents)
         except (StoreError, LLMError, ValueError, TypeError) as exc:
             raise fail(exc) from None
 
     @server.tool(description=ASK, annotations=reads)
     def ask(
         question: Annotated[str, Field(description="a self-contained question about the documents")],
+        documents: Annotated[list[str] | None, only()] = None,
     ) -> AskResult:
         try:
-            return mcp_tools.ask(library, question)
+            return mcp_tools.ask(library, question, documents)
         except (StoreError, LLMError, ValueError, TypeError) as exc:
             raise fail(exc) from None
 

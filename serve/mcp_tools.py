@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypedDict
 
@@ -116,14 +117,14 @@ class Library:
         self._closed.set()
 
 
-def search(library: Library, query: str, k: int) -> SearchResult:
+def search(library: Library, query: str, k: int, documents: Sequence[str] | None = None) -> SearchResult:
     query = check_question(query)
-    hits = library.assistant().retriever.retrieve(query, k)
+    hits = library.assistant().retriever.retrieve(query, k, documents=documents or None)
     return SearchResult(query=query, passages=[_passage(h) for h in hits])
 
 
-def ask(library: Library, question: str) -> AskResult:
-    return _ask_result(library.assistant().ask(check_question(question)))
+def ask(library: Library, question: str, documents: Sequence[str] | None = None) -> AskResult:
+    return _ask_result(library.assistant().ask(check_question(question), documents=documents))
 
 
 def list_documents(library: Library, contains: str, limit: int) -> DocumentList:

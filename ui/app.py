@@ -19,6 +19,7 @@ from index.documents import SUPPORTED_SUFFIXES
 from rag.rerank import rerank_status
 from rag.settings import AnswerSettings
 from ui.assets import CSS, HEAD, SCROLL_TO_SELECTED
+from ui.documents import document_list, document_picker, keep_current
 from ui.engine import Engine, friendly_error
 from ui.examples import example_questions
 from ui.readiness import WAITING, Readiness
@@ -66,6 +67,7 @@ def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
                     )
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
                     new_chat = gr.Button("New chat", scale=1, elem_id="new-chat")
+                doc_filter = document_picker()
                 _readiness_panel(app, readiness, question)
                 settings = _settings_panel(defaults, config)
             with gr.Column(scale=2):
@@ -78,15 +80,17 @@ def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
                         elem_id="upload",
                     )
                     upload_status = gr.Markdown(elem_id="upload-status")
+                doc_list = document_list()
                 feedback_status = gr.Markdown(elem_id="feedback-status")
         cite_key = gr.Textbox(visible="hidden", elem_id="cite-key")
 
         def ask(text: str, state: ChatSession, *values: Any) -> Iterator[Outputs]:
-            chosen = _chat_settings(defaults, *values)
+            *setting_values, documents = values  # the picker comes last: "Search only in"
+            chosen = _chat_settings(defaults, *setting_values)
             if text.strip() and readiness.state == "loading":
                 waiting = [{"role": "user", "content": text.strip()}, {"role": "assistant", "content": WAITING}]
                 yield [*state.messages(), *waiting], state.panel(), state, ""
-            for update in respond(engine, state, text, chosen):
+            for update in respond(engine, state, text, chosen, documents or ()):
                 yield update.messages, update.panel, state, ""
 
         def clear(state: ChatSession) -> Outputs:
@@ -123,7 +127,7 @@ def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
             engine.reload()
             return upload_message(result)
 
-        inputs = [question, session, *settings]
+        inputs = [question, session, *settings, doc_filter]
         outputs = [chatbot, sources, session, question]
         # One answer at a time: the local model has a single context, shared by every session.
         question.submit(ask, inputs, outputs, api_name="ask", concurrency_limit=1, concurrency_id="answer")
@@ -134,7 +138,8 @@ def build_app(engine: Engine, config: AppConfig) -> gr.Blocks:
             None, None, None, js=SCROLL_TO_SELECTED
         )
         chatbot.like(rate, [session], [feedback_status], api_visibility="private")
-        files.upload(upload, [files], [upload_status], api_name="upload", concurrency_limit=1)
+        uploaded = files.upload(upload, [files], [upload_status], api_name="upload", concurrency_limit=1)
+        keep_current(app, engine, doc_filter, doc_list).after(uploaded)
     blocks: gr.Blocks = app
     return blocks
 

@@ -19,6 +19,9 @@ CSS = """
 #sources mark.evidence { background: #fde68a; padding: 0 .1em; border-radius: 3px; }
 #sources .src-card.selected mark.evidence { background: #fbbf24; }
 #sources .supports { color: #4b5563; font-size: .82em; margin-top: .35em; font-style: italic; }
+#document-list .docs-head { font-weight: 600; margin-bottom: .4em; }
+#document-list .doc-list { max-height: 16em; overflow-y: auto; margin: 0; padding-left: 1.1em; font-size: .9em; }
+#document-list .doc-meta, #document-list .docs-empty { color: #6b7280; font-size: .85em; }
 """
 
 # Chips are links (#src-TURN-MARKER), so they read well even where the script does not run. The script

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from index.build import prune_unused
-from index.store import IndexNotFound, IndexStore, StoreError, read_manifest
+from index.store import IndexNotFound, IndexStore, StoreError, current_name, read_manifest
 from index.types import Manifest
 from rag.answer import Assistant
+from rag.documents import IndexedDocument, catalog
 from rag.inputs import History
 from rag.llm.base import LLMBackend, LLMError, LLMTimeout, LLMUnavailable
 from rag.settings import AnswerSettings
@@ -118,8 +120,22 @@ class Engine:
         assistant.retriever.retrieve("warm up", 1)
         return assistant.wait_for_model()
 
-    def stream(self, question: str, settings: AnswerSettings, history: History) -> AnswerStream:
-        return self.assistant(settings).stream(question, history=history)
+    def stream(
+        self, question: str, settings: AnswerSettings, history: History, documents: Sequence[str] = ()
+    ) -> AnswerStream:
+        """`documents` (ids, paths or globs) narrows retrieval; () searches every document."""
+        return self.assistant(settings).stream(question, history=history, documents=list(documents) or None)
+
+    def version(self) -> str:
+        """The name of the index's current version ("" without an index): a link read, no file opened."""
+        return current_name(self.index_dir) or ""
+
+    def documents(self) -> list[IndexedDocument]:
+        """The documents of the current version (opening it if a build replaced the one in use), by id."""
+        try:
+            return catalog(self.store()).listing()
+        except StoreError:  # no index yet, or an empty one
+            return []
 
 
 def _backend_names() -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,8 +80,11 @@ class Update:
     done: bool
 
 
-def respond(engine: Engine, session: ChatSession, question: str, settings: AnswerSettings) -> Iterator[Update]:
-    """Stream one answer into the session: the partial text as it comes, then the checked answer."""
+def respond(
+    engine: Engine, session: ChatSession, question: str, settings: AnswerSettings, documents: Sequence[str] = ()
+) -> Iterator[Update]:
+    """Stream one answer into the session: the partial text as it comes, then the checked answer.
+    `documents` (paths or globs, the "Search only in" picker) narrows retrieval; () searches them all."""
     question = question.strip()
     if not question:
         yield Update(session.messages(), session.panel(), True)
@@ -92,7 +95,7 @@ def respond(engine: Engine, session: ChatSession, question: str, settings: Answe
     before = session.messages()[:-1]
     partial = ""
     try:
-        answer_stream = engine.stream(question, settings, session.conversation)
+        answer_stream = engine.stream(question, settings, session.conversation, documents)
         turn.notice = _index_notice(engine, session)
         for piece in answer_stream:
             partial += piece

@@ -14,6 +14,12 @@ from rag.llm.catalogue import DEFAULT_MODEL, MODELS, resolve_model
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+# llama-cpp-python's create_chat_completion defaults to 1.0, no penalty, and a small model at temperature 0
+# can then fall into a loop and write one phrase until max_tokens (one answer said a phrase ~20 times in 62 s).
+# 1.1, llama.cpp's long-standing CLI default, is mild: it damps the tokens of the last 64 (last_n_tokens_size)
+# rather than forbidding them, so a name can still be repeated; rag/repetition.py stops loops that still happen.
+REPEAT_PENALTY = 1.1
+
 
 class LlamaCppBackend:
     """Chat with a local GGUF model through its own chat template and tokenizer.
@@ -113,6 +119,7 @@ class LlamaCppBackend:
                     temperature=temperature,
                     stop=[s for s in stop if s] or None if stop else None,  # "" would match at once
                     seed=self.seed,
+                    repeat_penalty=REPEAT_PENALTY,
                     stream=True,
                 )
                 for chunk in chunks:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from index.embedding import EMBEDDERS, Embedder, HashEmbedder
+from index.onnx_embedding import INT8_RECIPE
 
 SENTENCES = [
     "The cat sat on the mat.",
@@ -197,6 +198,7 @@ def test_every_registered_embedder_is_covered_by_this_suite() -> None:
         "all-MiniLM-L6-v2-onnx": "minilm-onnx",
         "minilm-onnx-int8": "minilm-onnx-int8",
         "all-MiniLM-L6-v2-onnx-int8": "minilm-onnx-int8",
+        f"all-MiniLM-L6-v2-onnx-int8-r{INT8_RECIPE}": "minilm-onnx-int8",
     }
     assert set(EMBEDDERS) == set(covered), "a new embedder: add it to the `case` fixture above"
     assert EMBEDDERS["hash"] is HashEmbedder

@@ -15,6 +15,7 @@ from index.build import build_index
 from index.chunking import ChunkerSettings
 from index.embedding import HashEmbedder
 from index.lexical import LEXICAL_SETTINGS
+from index.sections import CHUNK_CONTEXT
 from index.store import FORMAT_VERSION, IndexStore, read_manifest
 from index.types import Counts, DocumentEntry, EmbedderInfo, FaissSettings, FileEntry, Manifest
 
@@ -123,10 +124,17 @@ def test_version_2_index_opens_and_searches(tmp_path: Path) -> None:
     assert store.chunks[lexical.rows[0]].doc_id == "alaska.txt"
 
 
-def test_incremental_build_over_a_version_2_index_reuses_everything(tmp_path: Path) -> None:
+def test_incremental_build_over_a_version_2_index_upgrades_once_then_reuses_everything(tmp_path: Path) -> None:
     docs, index = _copy(tmp_path)
+    # Built before chunks carried their section heading: the first update re-chunks (the fixture has no
+    # embedding cache, so all six are embedded again), and records that chunks now carry it.
+    first = build_index(docs, index, embedder=HashEmbedder(64), settings=SETTINGS)
+    assert (first.version, first.documents, first.chunks) == ("v0002", 4, 6)
+    assert first.full_rebuild_reason == "chunks now carry their section heading" and first.embedded_chunks == 6
+    manifest = read_manifest(index)
+    assert manifest is not None and manifest.chunk_context == CHUNK_CONTEXT
     report = build_index(docs, index, embedder=HashEmbedder(64), settings=SETTINGS)
-    assert (report.version, report.documents, report.chunks) == ("v0001", 4, 6)
+    assert (report.version, report.documents, report.chunks) == ("v0002", 4, 6)
     assert report.embedded_chunks == 0 and report.unchanged == 4 and not report.full_rebuild_reason
     assert not (report.added or report.updated or report.removed)
 
@@ -134,16 +142,18 @@ def test_incremental_build_over_a_version_2_index_reuses_everything(tmp_path: Pa
 def test_touched_files_write_a_new_version_with_the_same_manifest(tmp_path: Path) -> None:
     docs, index = _copy(tmp_path)
     old = read_manifest(index)
+    build_index(docs, index, embedder=HashEmbedder(64), settings=SETTINGS)  # the one upgrade (test above)
     write_docs(docs, FIXTURE_MTIME_NS + 1)  # same text, new mtime: read again, chunks reused
     report = build_index(docs, index, embedder=HashEmbedder(64), settings=SETTINGS)
-    assert report.version == "v0002" and report.unchanged == 4 and not (report.added or report.updated)
+    assert report.version == "v0003" and report.unchanged == 4 and not (report.added or report.updated)
     new = read_manifest(index)
     assert old is not None and new is not None
     assert new.documents == old.documents and new.counts == old.counts and new.faiss == old.faiss
     moved = {rel: replace(f, mtime_ns=FIXTURE_MTIME_NS + 1) for rel, f in old.files.items()}
-    assert replace(new, created=old.created) == replace(old, files=moved)
+    assert replace(new, created=old.created) == replace(old, files=moved, chunk_context=CHUNK_CONTEXT)
     raw = json.loads((index / "current" / "manifest.json").read_text("utf-8"))
-    assert list(raw) == list(_raw_manifest()[1])  # same keys in the same order
+    keys = list(_raw_manifest()[1])
+    assert list(raw) == [*keys[: keys.index("lexical") + 1], "chunk_context", *keys[keys.index("lexical") + 1 :]]
 
 
 def test_keys_older_manifests_lack_get_todays_defaults() -> None:

@@ -114,6 +114,22 @@ def test_manifest_mismatch_says_how_to_rebuild(tmp_path: Path) -> None:
     assert report.documents == 6
 
 
+def test_an_update_without_an_embedder_keeps_the_index_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A changed default must not force a re-embed (or a mismatch error) on an existing index.
+    monkeypatch.setattr("index.build.DEFAULT_EMBEDDER", "hash-32")
+    src, idx = corpus(tmp_path / "src"), tmp_path / "idx"
+    build_index(src, idx, embedder="hash-64", settings=SMALL)
+    (src / "doc1.txt").write_text("Title 1\n\nA new text about zebras.", encoding="utf-8")
+    update = build_index(src, idx, settings=SMALL)
+    assert (update.updated, update.embedded_chunks) == (("doc1.txt",), 1)
+    assert IndexStore.open(idx).embedder_name == "hash-64"
+    rebuilt = build_index(src, idx, settings=SMALL, rebuild=True)
+    assert IndexStore.open(idx).embedder_name == "hash-32", "a rebuild takes the default"
+    assert rebuilt.embedded_chunks == rebuilt.chunks
+    fresh = build_index(src, tmp_path / "new", settings=SMALL)
+    assert IndexStore.open(tmp_path / "new").embedder_name == "hash-32" and fresh.documents == 6
+
+
 def test_other_source_is_refused_unless_replace(tmp_path: Path) -> None:
     idx = tmp_path / "idx"
     build_index(corpus(tmp_path / "a", 2), idx, embedder=HashEmbedder(64), settings=SMALL)

@@ -58,6 +58,8 @@ async def _session(index: Path, errlog: Any) -> dict[str, Any]:
                 ("ask", {"question": "Where did the summit take place?"}),
                 ("ask", {"question": "Who won the football cup in Anchorage?"}),
                 ("search", {"query": "   "}),
+                ("search", {"query": "Where did the summit take place?", "k": 2, "documents": ["taiwan.txt"]}),
+                ("ask", {"question": "Where did the summit take place?", "documents": ["kyiv.txt"]}),
             ]
             for name, arguments in calls:
                 result = await session.call_tool(name, arguments, read_timeout_seconds=60)
@@ -87,7 +89,12 @@ def test_every_tool_answers_through_the_stdio_client(small_index: Path, tmp_path
     assert {"id", "score", "title", "path", "page", "start", "end"} <= set(passages[0])
     assert blank.is_error and "empty" in blank.content[0].text
 
-    answered, declined = (r.structured_content for r in results["ask"])
+    narrowed = results["search"][2].structured_content["passages"]
+    assert narrowed and {p["document"] for p in narrowed} == {"taiwan.txt"}
+    unknown = results["ask"][2]
+    assert unknown.is_error and "'kyiv.txt' matches no indexed document" in unknown.content[0].text
+
+    answered, declined = (r.structured_content for r in results["ask"][:2])
     assert not answered["refused"] and answered["answer"] == ANSWER
     cited = answered["citations"][0]
     assert cited["marker"] == 1 and cited["document"] == "alaska.txt" and cited["support"] > 0.5
