@@ -61,7 +61,7 @@ def _main_table(
     default = f"Hybrid, {FUSION_LABELS[DEFAULT_FUSION]}"
     configs: list[tuple[str, str, dict[str, Any]]] = [
         ("BM25 (bm25s, lucene, stemmed)", "lexical", {}),
-        ("Dense (all-MiniLM-L6-v2, FAISS flat)", "dense", {}),
+        (f"Dense ({store.embedder_name}, FAISS flat)", "dense", {}),
         *[
             (f"Hybrid, {label}" + (" — default" if name == DEFAULT_FUSION else ""), "hybrid", {"fusion": name})
             for name, label in FUSION_LABELS.items()

@@ -1,5 +1,5 @@
 """The default embedding runtime on the whole of SciFact: a fresh build's time, one edit re-indexed,
-and retrieval quality against torch with a paired interval (what chose the default)."""
+and one query's embedding time."""
 
 from __future__ import annotations
 
@@ -9,19 +9,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from bench.common import SCIFACT, WORK, scifact_index
-from eval.beir import load_qrels, load_queries
+from eval.beir import load_queries
 from eval.metrics import percentile
-from eval.retrieval import RetrievalEval, evaluate_retrieval
-from eval.summary import bootstrap_indices, interval
 from index.build import build_index
 from index.embedding import DEFAULT_EMBEDDER, get_embedder
 from index.runtime import configure_process
-from index.store import IndexStore
 from index.types import IndexReport
-from rag.retrieval import get_retriever
 
 TORCH = "minilm"
 GOAL_SECONDS = 180
@@ -61,36 +55,6 @@ def _incremental() -> list[str]:
     ]
 
 
-def _paired(a: RetrievalEval, b: RetrievalEval, metric: str = "nDCG@10") -> str:
-    """Mean per-query difference a - b with a 95% bootstrap interval over queries."""
-    diffs = np.array([x.metrics[metric] - y.metrics[metric] for x, y in zip(a.queries, b.queries, strict=True)])
-    low, high = interval(diffs[bootstrap_indices(len(diffs))].mean(axis=1))
-    return f"{diffs.mean():+.4f} [{low:+.4f}, {high:+.4f}]"
-
-
-def _quality(queries: dict[str, str], qrels: dict[str, dict[str, int]]) -> tuple[list[str], list[str]]:
-    """Every train query through each runtime's own index, each query embedded alone as served."""
-    runs: dict[tuple[str, str], RetrievalEval] = {}
-    rows = ["| runtime | retriever | nDCG@10 | Recall@10 | Recall@100 | p50 ms incl. query embedding |"]
-    rows.append("|---|---|---:|---:|---:|---:|")
-    for embedder in (TORCH, DEFAULT_EMBEDDER):
-        store = IndexStore.open(scifact_index(embedder))
-        for kind in ("dense", "hybrid"):
-            r = runs[embedder, kind] = evaluate_retrieval(get_retriever(kind, store), queries, qrels)
-            rows.append(
-                f"| {store.embedder_name} | {kind} | {r.mean['nDCG@10']:.3f} | {r.mean['Recall@10']:.3f} | "
-                f"{r.mean['Recall@100']:.3f} | {r.p50_ms:.1f} |"
-            )
-            print(f"   {embedder} {kind}: nDCG@10 {r.mean['nDCG@10']:.4f}", flush=True)
-    paired = [
-        f"- {kind}, {DEFAULT_EMBEDDER} minus torch, per query: nDCG@10 "
-        f"{_paired(runs[DEFAULT_EMBEDDER, kind], runs[TORCH, kind])}, Recall@10 "
-        f"{_paired(runs[DEFAULT_EMBEDDER, kind], runs[TORCH, kind], 'Recall@10')}"
-        for kind in ("dense", "hybrid")
-    ]
-    return rows, paired
-
-
 def _query_embedding(queries: list[str]) -> str:
     configure_process(serving=True)
     parts = []
@@ -115,8 +79,6 @@ def run() -> str:
     print(f"   fresh {DEFAULT_EMBEDDER} build: {work:.0f} s", flush=True)
     incremental = _incremental()
     queries = load_queries(SCIFACT / "queries_train.jsonl")
-    qrels = load_qrels(SCIFACT / "qrels" / "train.tsv")
-    rows, paired = _quality(queries, qrels)
     verdict = "meets" if work <= GOAL_SECONDS else "misses"
     return "\n".join(
         [
@@ -135,16 +97,8 @@ def run() -> str:
             "",
             *incremental,
             "",
-            "### Retrieval quality: the default runtime against torch",
-            "",
-            f"All {len(queries)} train queries against each runtime's own full index (torch's built once and "
-            "cached), each query embedded alone as a chat turn does; 150 chunk hits collapsed to documents. "
-            "The interval is a 95% bootstrap over queries of the paired per-query difference: where it "
-            "reaches zero the runtimes are within noise.",
-            "",
-            *rows,
-            "",
-            *paired,
+            "Retrieval quality of this index is in the retrieval section below; how the default runtime was "
+            "chosen against torch is in the section after the LlamaIndex one (run on demand).",
             "",
             _query_embedding(list(queries.values())[:200]),
         ]
