@@ -43,6 +43,30 @@ def add_run(parser: argparse.ArgumentParser) -> None:
         help="checked (default): evidence windows, refusal gate, citation check; plain: the baseline, the top "
         "chunks whole under one instruction with no checks (run both and `rag eval compare` them)",
     )
+    parser.add_argument(
+        "--evidence",
+        choices=["windows", "sentences"],
+        help="what the checked pipeline shows of the top chunks: windows (default) of fixed size around the "
+        "query's words, or sentences chosen by meaning and words up to the first-token budget",
+    )
+    parser.add_argument(
+        "--first-token-budget",
+        type=float,
+        metavar="SECONDS",
+        help="with --evidence sentences: seconds from the model call to its first token the evidence is sized to",
+    )
+    parser.add_argument(
+        "--prompt-speed",
+        type=float,
+        metavar="TOKENS_PER_S",
+        help="with --evidence sentences: the backend's prompt tokens per second, fixed (default: measured from "
+        "its answers, so prompts depend on the machine's load; fix it to compare configurations)",
+    )
+    parser.add_argument(
+        "--answer-style",
+        choices=["brief", "direct"],
+        help="brief (default): one or two cited sentences; direct: the short answer first, then its support",
+    )
     parser.add_argument("--format", choices=FORMATS, help="question file format (default: detected)")
     parser.add_argument("--qrels", help="BEIR qrels TSV (default: qrels/SPLIT.tsv beside the queries)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -62,6 +86,10 @@ def run_run(args: argparse.Namespace) -> int:
             model=args.model,
             retriever=args.retriever,
             pipeline=args.pipeline,
+            evidence=args.evidence,
+            first_token_budget=args.first_token_budget,
+            prompt_tokens_per_second=args.prompt_speed,
+            answer_style=args.answer_style,
             log_questions=False if args.no_log else None,
         )
         settings = RunSettings(

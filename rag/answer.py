@@ -20,10 +20,11 @@ from rag.inputs import History, check_question, check_top_k, history_turns
 from rag.llm.base import LLMBackend
 from rag.loading import BackendSlot
 from rag.plain import plain_items
-from rag.prompting import REFUSAL, Prompt, build_prompt
+from rag.prompting import REFUSAL, Prompt
 from rag.question_log import LogContext, QuestionLog, backend_and_model, log_path, logged
 from rag.repetition import LoopGuard, guarded
 from rag.settings import AnswerSettings
+from rag.sources import plan_prompt, timed_first_token
 from rag.text import DECLINE
 from rag.types import Answer, AnswerStream, Hit, Timings, Usage
 
@@ -183,18 +184,13 @@ class Assistant:
             yield REFUSAL
             yield _refusal(question, query, hits, found, clock.timings(), "no passage is about the question")
             return
-        prompt = build_prompt(
-            question,
-            list(hits),
-            self.backend,
-            answer_tokens=call.answer_tokens,
-            history=questions,
-            focus=query,
-            source_tokens=self.settings.source_tokens,
-        )
+        # Windows around the query's words, or sentences to the first-token budget (rag/sources.py).
+        embed = self.embedder.encode
+        prompt = plan_prompt(question, hits, self.backend, call, history=questions, focus=query, embed=embed).prompt
         # A model stuck repeating itself is stopped and its answer cut to one copy (rag/repetition.py).
         guard = LoopGuard()
         deltas = self.backend.complete(prompt.messages, max_tokens=call.answer_tokens, temperature=call.temperature)
+        deltas = timed_first_token(deltas, self.backend, prompt.prompt_tokens)  # the backend's prompt speed
         for piece in guarded(deltas, guard):
             clock.first = clock.first or time.perf_counter()
             yield piece

@@ -21,6 +21,7 @@ import numpy as np
 
 from index.embedding import Vectors
 from index.types import Chunk
+from rag.claimless import has_claim
 from rag.entailment import mismatches
 from rag.text import MARKER, content_terms, sentence_spans, split_sentences, strip_markers
 from rag.types import Citation, Hit
@@ -135,8 +136,12 @@ class CitationChecker:
         return combined.reshape(shape), lexical.reshape(shape), semantic.reshape(shape)
 
     def check(self, answer: str, hits: Sequence[Hit], question: str = "") -> CheckedText:
-        """`question`, when given, keeps a sentence that merely restates it from counting as supported."""
-        sentences = split_sentences(answer)
+        """`question`, when given, keeps a sentence that merely restates it from counting as supported.
+
+        A sentence with no claim of its own ("This is stated in [3].") is left out of the text: cited,
+        it would get a chip that supports nothing (rag/claimless.py).
+        """
+        sentences = [s for s in split_sentences(answer) if has_claim(s)]
         support, lexical, semantic = self.support_matrix(sentences, hits, question)
         citations: list[Citation] = []
         unsupported: list[str] = []

@@ -34,6 +34,16 @@ REWRITES = ("llm", "keywords")
 # rag/plain.py (top chunks whole, one instruction, no checks) that every checked step must beat.
 PIPELINES = ("checked", "plain")
 MAX_TOP_K = 50
+# What the checked pipeline shows of the top chunks: "windows" (SOURCE_TOKENS around the query's words)
+# or "sentences" (chosen by meaning and words across the chunks up to what the backend reads within
+# FIRST_TOKEN_BUDGET; rag/sources.py). "windows" stays the default until a tuning run says otherwise.
+EVIDENCE = ("windows", "sentences")
+# Seconds from the model call to its first token that the "sentences" evidence is sized to, at the
+# backend's measured prompt speed (rag/prompt_speed.py). Provisional: the target is a first token p50 of
+# at most 2.5 s on news for the local model, and retrieval and choosing sentences come before the call.
+FIRST_TOKEN_BUDGET = 2.0
+# "brief": one or two cited sentences; "direct": the short answer first, then its support (rag/prompting.py).
+ANSWER_STYLES = ("brief", "direct")
 
 
 def _retrievers() -> tuple[str, ...]:
@@ -65,6 +75,10 @@ class AnswerSettings:
     rewrite: str = "keywords"
     rerank: bool = False
     pipeline: str = "checked"
+    evidence: str = "windows"
+    first_token_budget: float = FIRST_TOKEN_BUDGET
+    prompt_tokens_per_second: float | None = None  # None: measured from the backend's own answers
+    answer_style: str = "brief"
     log_questions: bool = True  # a line per answer in INDEX/logs/questions.jsonl (rag/question_log.py)
     retrieval: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
@@ -73,7 +87,13 @@ class AnswerSettings:
 
         object.__setattr__(self, "retrieval", MappingProxyType(dict(self.retrieval)))
         RetrievalSettings().with_overrides(self.retrieval)  # names and values checked now, not at the first question
-        problems = [
+        for name, ok, rule in self._rules():
+            if not ok:
+                raise ValueError(f"{name}={getattr(self, name)!r} is invalid: it must be {rule}")
+
+    def _rules(self) -> list[tuple[str, bool, str]]:
+        """(field, whether its value is valid, what a valid value is) for every checked field."""
+        return [
             ("backend", self.backend in BACKENDS, f"one of {', '.join(sorted(BACKENDS))}"),
             ("retriever", self.retriever in _retrievers(), f"one of {', '.join(_retrievers())}"),
             ("top_k", _int_in(self.top_k, 1, MAX_TOP_K), f"an integer from 1 to {MAX_TOP_K}"),
@@ -85,11 +105,12 @@ class AnswerSettings:
             ("rewrite", self.rewrite in REWRITES, f"one of {', '.join(REWRITES)}"),
             ("rerank", isinstance(self.rerank, bool), "True or False"),
             ("pipeline", self.pipeline in PIPELINES, f"one of {', '.join(PIPELINES)}"),
+            ("evidence", self.evidence in EVIDENCE, f"one of {', '.join(EVIDENCE)}"),
+            ("first_token_budget", _number_in(self.first_token_budget, 0.1, 600.0), "0.1-600 seconds"),
+            ("prompt_tokens_per_second", _rate_ok(self.prompt_tokens_per_second), "None (measured) or 1-1e7 tokens/s"),
+            ("answer_style", self.answer_style in ANSWER_STYLES, f"one of {', '.join(ANSWER_STYLES)}"),
             ("log_questions", isinstance(self.log_questions, bool), "True or False"),
         ]
-        for name, ok, rule in problems:
-            if not ok:
-                raise ValueError(f"{name}={getattr(self, name)!r} is invalid: it must be {rule}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AnswerSettings:
@@ -146,6 +167,10 @@ def _switch(name: str, value: str) -> bool | None:
     if word in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name}={value!r} is invalid: it must be 1 (on) or 0 (off)")
+
+
+def _rate_ok(value: Any) -> bool:
+    return value is None or _number_in(value, 1.0, 1e7)
 
 
 def _int_in(value: Any, low: int, high: int) -> bool:

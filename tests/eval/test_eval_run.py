@@ -286,6 +286,22 @@ def test_rag_eval_run_takes_the_pipeline(data: tuple[Path, Path], tmp_path: Path
         main(args)
 
 
+def test_rag_eval_run_takes_the_evidence_and_answer_style(
+    data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The two evidence modes and answer styles compare in one `rag eval compare` of two runs."""
+    questions, index = data
+    args = ["eval", "run", str(questions), "--index", str(index), "--backend", "scripted", "--quiet", "--limit", "2"]
+    chosen = ["--evidence", "sentences", "--first-token-budget", "1.5", "--prompt-speed", "200"]
+    chosen += ["--answer-style", "direct"]
+    assert main([*args, "--out", str(tmp_path / "s"), *chosen]) == 0
+    config = json.loads((tmp_path / "s" / "config.json").read_text("utf-8"))["fields"]["answer_settings"]
+    assert (config["evidence"], config["first_token_budget"]) == ("sentences", 1.5)
+    assert (config["prompt_tokens_per_second"], config["answer_style"]) == (200.0, "direct")
+    assert main([*args, "--out", str(tmp_path / "s"), "--first-token-budget", "0"]) == 2
+    assert "first_token_budget=0.0 is invalid" in capsys.readouterr().err
+
+
 def test_split_runs_one_half_and_the_halves_partition_the_set(data: tuple[Path, Path], tmp_path: Path) -> None:
     from eval.questions import load_questions, split_of
 
