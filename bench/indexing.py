@@ -107,16 +107,13 @@ def _agreement(subset: SciFactSubset, vectors: dict[str, Vectors], rates: dict[s
 
 def _profile(report: IndexReport, texts: list[str], bare: float) -> str:
     """Where a default build's time goes, and the bare encoder's rate on its texts: the limit on this box."""
-    from tokenizers import Tokenizer
+    from index.onnx_embedding import OnnxEmbedder
 
-    from index.embedding import minilm_path
-
-    tokenizer = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
-    tokenizer.enable_truncation(256)
-    tokenizer.enable_padding()
+    emb = get_embedder(DEFAULT_EMBEDDER)
+    if not isinstance(emb, OnnxEmbedder):
+        return ""
     t0 = time.perf_counter()
-    for pos in range(0, len(texts), 32):
-        tokenizer.encode_batch(texts[pos : pos + 32])
+    emb.tokenize(texts)  # the tokenising `encode` does, alone
     tokenise = time.perf_counter() - t0
     st = report.stage_seconds
     work = report.seconds - st.get("model", 0.0)
